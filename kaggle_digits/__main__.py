@@ -1,0 +1,3 @@
+from kaggle_digits.cli import main
+
+main()
