@@ -1,1 +1,80 @@
-"""Placeholder: filled in by its issue."""
+"""``kdigits score`` (caret's statistics of a submission) and ``kdigits validate``.
+
+Both must answer in a moment, before an upload: library modules are imported inside the
+commands, and nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kaggle_digits.cli.app import app, console
+from kaggle_digits.errors import KdigitsError
+
+
+class Mode(StrEnum):
+    """caret's ``mode``: which by-class rows are shown."""
+
+    sens_spec = "sens_spec"
+    prec_recall = "prec_recall"
+    everything = "everything"
+
+
+@app.command()
+def score(
+    submission: Annotated[Path, typer.Argument(help="Predictions: an ImageId,Label CSV.")],
+    solution: Annotated[Path, typer.Option("--solution", "-s",
+                                           help="True labels: an ImageId,Label CSV.")],
+    labels: Annotated[str | None, typer.Option(
+        "--labels", help="Class levels in order, e.g. 0-9 or 0,1,2; by default the "
+                         "sorted union of both files' labels.")] = None,
+    mode: Annotated[Mode, typer.Option(help="caret's print mode.")] = Mode.sens_spec,
+    json_path: Annotated[str | None, typer.Option(
+        "--json", help="Also write the statistics as JSON to PATH ('-': stdout only).",
+        metavar="PATH")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --json file.")]
+    = False,
+) -> None:
+    """Score a submission against a solution file, with caret's confusionMatrix statistics."""
+    from kaggle_digits.caret_text import print_caret
+    from kaggle_digits.fileio import write_json
+    from kaggle_digits.submission import parse_levels, score_files
+
+    levels = parse_levels(labels) if labels is not None else None
+    stats = score_files(submission, solution, levels)
+    if json_path == "-":
+        sys.stdout.write(json.dumps(stats.to_json(), indent=2, allow_nan=False) + "\n")
+        return
+    if json_path is not None and Path(json_path).exists() and not force:
+        raise KdigitsError(f"{json_path} already exists; use --force to replace it")
+    print_caret(console, stats, mode.value,
+                title=f"{submission} vs {solution}: {stats.n:,} images")
+    if json_path is not None:
+        write_json(json_path, stats.to_json(), force=force)
+        console.print(f"wrote {json_path}", highlight=False)
+
+
+@app.command()
+def validate(
+    submission: Annotated[Path, typer.Argument(help="The submission CSV to check.")],
+    test: Annotated[Path, typer.Option(
+        "--test", help="The competition's test.csv (or digit-recognizer.zip): sets the "
+                       "number of rows.")] = Path("data/test.csv"),
+) -> None:
+    """Check a submission the way Kaggle will, before uploading it."""
+    from kaggle_digits.submission import count_data_rows, submission_problems
+
+    expected = count_data_rows(test)
+    problems = submission_problems(submission, expected)
+    if problems:
+        shown = "; ".join(problems[:5]) + ("; …" if len(problems) > 5 else "")
+        count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+        raise KdigitsError(f"{submission} is not a valid submission ({count}): {shown}")
+    console.print(f"OK: {submission} has {expected:,} rows, ImageIds 1-{expected} once each, "
+                  f"labels 0-9 (matches {test})", highlight=False, soft_wrap=True)
