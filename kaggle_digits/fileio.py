@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import json
 import os
 import tempfile
@@ -50,6 +51,7 @@ def atomic_output(path: str | os.PathLike[str], *, force: bool = False,
         raise KdigitsError(describe_os_error(error, target)) from error
     tmp = Path(tmp_name)
     try:
+        os.chmod(tmp, _default_file_mode())  # mkstemp's 0600 would hide results from others
         mode = "wb" if binary else "w"
         encoding = None if binary else "utf-8"
         with os.fdopen(fd, mode, encoding=encoding, newline=None if binary else newline) as handle:
@@ -63,6 +65,14 @@ def atomic_output(path: str | os.PathLike[str], *, force: bool = False,
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@functools.cache
+def _default_file_mode() -> int:
+    """The mode ``open()`` would give a new file: 0666 less the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _publish(tmp: Path, target: Path, force: bool) -> None:
