@@ -1,0 +1,449 @@
+"""Run folders: cross-validation that keeps every finished fold, and the files it leaves.
+
+A run is ``runs/<YYYYmmdd-HHMMSS>-<model>[-k]/``. config.json is written first (so a run can
+always be resumed), each fold is saved completely the moment it finishes — model, then its
+predictions, then ``folds/fold-<k>.json`` last as the "done" marker — and the pooled files
+(oof.csv, holdout.csv, history.csv, metrics.json, curves.png) are derived from the fold
+files at the end. Ctrl-C therefore loses at most the fold in progress, and ``--resume``
+trains only what is missing: each fold is seeded with ``seed + fold``, so a resumed run ends
+with the same numbers as one that was never interrupted.
+
+The holdout is predicted by the fold ensemble (the mean of the fold models' probabilities):
+no model ever trains on it, and no extra model has to be trained for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import json
+import os
+import platform
+import signal
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kaggle_digits import __version__
+from kaggle_digits.errors import Interrupted, KdigitsError
+from kaggle_digits.fileio import atomic_output, write_bytes, write_json
+from kaggle_digits.splits import HOLDOUT_FOLD, Split, SplitConfig, make_split
+from kaggle_digits.train import N_CLASSES, Progress, TrainConfig, fit, measure
+
+HOLDOUT_MODEL = ("fold ensemble: the holdout is predicted by the mean of the fold models' "
+                 "probabilities; no model is trained on it")
+CLASSES = list(range(N_CLASSES))
+PROB_COLUMNS = [f"prob_{k}" for k in CLASSES]
+PREDICTION_COLUMNS = ["row", "fold", "label", "prediction", *PROB_COLUMNS]
+HISTORY_COLUMNS = ["fold", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds",
+                   "member"]
+
+
+@dataclass
+class Run:
+    """A run folder as read back: metrics is None until the run has finished."""
+
+    path: Path
+    config: dict
+    metrics: dict | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def model(self) -> str:
+        return str(self.config.get("model", "?"))
+
+    @property
+    def finished(self) -> bool:
+        return self.metrics is not None
+
+    @property
+    def model_paths(self) -> list[Path]:
+        """Saved fold models in fold order (only folds that finished)."""
+        done = {record["fold"] for record in finished_folds(self.path)}
+        paths = [p for p in (self.path / "models").glob("fold-*.*")
+                 if p.suffix in (".keras", ".joblib") and _fold_number(p) in done]
+        return sorted(paths, key=_fold_number)
+
+
+def _fold_number(path: Path) -> int:
+    return int(path.stem.split("-", 1)[1])
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise KdigitsError(f"{path}: cannot read ({error})") from None
+
+
+def load_run(path: str | os.PathLike[str]) -> Run:
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise KdigitsError(f"{path} is not a kdigits run folder (no config.json)")
+    metrics = path / "metrics.json"
+    return Run(path, _read_json(path / "config.json"),
+               _read_json(metrics) if metrics.is_file() else None)
+
+
+def list_runs(root: str | os.PathLike[str] = "runs") -> list[Run]:
+    """Every readable run under ``root``, oldest first (folder names start with the time)."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    runs = []
+    for folder in sorted(p for p in root.iterdir() if (p / "config.json").is_file()):
+        with contextlib.suppress(KdigitsError):
+            runs.append(load_run(folder))
+    return runs
+
+
+def create_run_dir(root: str | os.PathLike[str], model: str,
+                   now: datetime | None = None) -> Path:
+    """A new, empty run folder; ``mkdir`` without exist_ok makes it ours alone, so two runs
+    started in the same second get ``…-model`` and ``…-model-2``."""
+    root = Path(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise KdigitsError(f"cannot create {root}: {error.strerror or error}") from None
+    base = f"{(now or datetime.now()).strftime('%Y%m%d-%H%M%S')}-{model}"
+    for k in range(1, 1000):
+        path = root / (base if k == 1 else f"{base}-{k}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise KdigitsError(f"cannot create a run folder under {root}: too many named {base}")
+
+
+def finished_folds(run_dir: Path) -> list[dict]:
+    """The fold records whose "done" marker exists, in fold order."""
+    records = []
+    for path in sorted((run_dir / "folds").glob("fold-*.json"), key=_fold_number):
+        with contextlib.suppress(KdigitsError):
+            records.append(_read_json(path))
+    return records
+
+
+# --- planning ----------------------------------------------------------------------------
+
+@dataclass
+class CVPlan:
+    """A run ready to train: its folder, data, splits and settings."""
+
+    run_dir: Path
+    config: dict  # what config.json says
+    pixels: np.ndarray
+    labels: np.ndarray
+    split: Split
+    training: TrainConfig
+    done: list[int] = field(default_factory=list)  # folds already finished (resume)
+
+    @property
+    def model(self) -> str:
+        return self.training.preset
+
+
+def versions() -> dict[str, str]:
+    """Package versions, read from metadata so recording them never imports TensorFlow."""
+    out = {"python": platform.python_version(), "kdigits": __version__}
+    for package in ("tensorflow", "keras", "numpy", "scikit-learn", "pandas"):
+        try:
+            out[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            out[package] = "not installed"
+    return out
+
+
+def plan_cv(train_path: str | os.PathLike[str], split_config: SplitConfig,
+            training: TrainConfig, *, runs_dir: str | os.PathLike[str] = "runs",
+            command: str = "", options: dict | None = None) -> CVPlan:
+    """Load and split the data, then create the run folder and its config.json."""
+    from kaggle_digits.data import load_train
+    from kaggle_digits.models import get_preset
+
+    preset = get_preset(training.preset)
+    digits = load_train(train_path)
+    split = make_split(digits.labels, split_config)
+    run_dir = create_run_dir(runs_dir, training.preset)
+    config = {
+        "command": command,
+        "options": options or {},
+        "model": training.preset,
+        "kind": preset.kind,
+        "source": preset.source,
+        "parameters": preset.parameters(),
+        "created": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "data": {"train": str(Path(train_path).resolve()), "train_sha256": digits.sha256,
+                 "train_rows": len(digits.labels)},
+        "split": split_config.to_json(),
+        "rows": split.sizes(),
+        "training": training.to_json(),
+        "fold_seed": "training.seed + fold (each fold is reproducible on its own)",
+        "holdout_model": HOLDOUT_MODEL if split.holdout.size else "no holdout (--holdout 0)",
+        "versions": versions(),
+    }
+    write_json(run_dir / "config.json", config)
+    return CVPlan(run_dir, config, digits.pixels, digits.labels, split, training)
+
+
+def resume_cv(run_path: str | os.PathLike[str],
+              train_path: str | os.PathLike[str] | None = None) -> CVPlan:
+    """Re-open an interrupted run: same data (checked by SHA-256), same folds, same seeds."""
+    from kaggle_digits.data import load_train
+
+    run = load_run(run_path)
+    if run.finished:
+        raise KdigitsError(f"{run.path} is already complete (it has metrics.json)")
+    config = run.config
+    try:
+        split_config = SplitConfig(**config["split"])
+        training = TrainConfig(**config["training"])
+        source = train_path or config["data"]["train"]
+        sha = config["data"]["train_sha256"]
+    except (KeyError, TypeError) as error:
+        raise KdigitsError(f"{run.path}/config.json is not a kdigits cv config "
+                           f"({error})") from None
+    digits = load_train(source)
+    if digits.sha256 != sha:
+        raise KdigitsError(f"{source} is not the train file this run started with "
+                           "(SHA-256 differs); pass the original with --train")
+    split = make_split(digits.labels, split_config)
+    done = [record["fold"] for record in finished_folds(run.path)]
+    return CVPlan(run.path, config, digits.pixels, digits.labels, split, training, done)
+
+
+# --- training ----------------------------------------------------------------------------
+
+@dataclass
+class CVResult:
+    run_dir: Path
+    folds: list[dict]  # per fold: fold, accuracy, kappa, wall_s, user_s, system_s, epochs
+    oof: Any  # ConfusionStats
+    holdout: Any  # ConfusionStats, or None without a holdout
+    timing: dict
+    resumed: list[int] = field(default_factory=list)  # folds reused from an earlier session
+
+
+class _StopOnCtrlC(Progress):
+    """Turns Ctrl-C into a stop at the next training event.
+
+    Python's own SIGINT handler raises KeyboardInterrupt wherever the main thread happens
+    to be, and when that is a weakref callback or ``__del__`` (TensorFlow runs many) Python
+    prints "Exception ignored" and training carries on. Here the first Ctrl-C only raises a
+    flag; the next batch, epoch or fold event raises KeyboardInterrupt from ordinary code.
+    A second Ctrl-C raises at once, for fits that report no batches (scikit-learn).
+    """
+
+    def __init__(self, inner: Progress) -> None:
+        self.inner, self.requested = inner, False
+
+    def on_sigint(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def _check(self) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+
+    def fold_started(self, *args: Any) -> None:
+        self._check()
+        self.inner.fold_started(*args)
+
+    def fold_done(self, *args: Any) -> None:
+        self.inner.fold_done(*args)
+
+    def fit_started(self, *args: Any) -> None:
+        self._check()
+        self.inner.fit_started(*args)
+
+    def epoch_started(self, *args: Any) -> None:
+        self._check()
+        self.inner.epoch_started(*args)
+
+    def batch_done(self, *args: Any) -> None:
+        self._check()
+        self.inner.batch_done(*args)
+
+    def epoch_done(self, *args: Any) -> None:
+        self._check()
+        self.inner.epoch_done(*args)
+
+    def fit_done(self, *args: Any) -> None:
+        self._check()
+        self.inner.fit_done(*args)
+
+
+@contextlib.contextmanager
+def _ctrl_c_as_flag(progress: Progress) -> Iterator[_StopOnCtrlC]:
+    guard = _StopOnCtrlC(progress)
+    if threading.current_thread() is not threading.main_thread():
+        yield guard  # signal handlers can only be set from the main thread
+        return
+    previous = signal.signal(signal.SIGINT, guard.on_sigint)
+    try:
+        yield guard
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run_cv(plan: CVPlan, progress: Progress | None = None) -> CVResult:
+    """Train every unfinished fold, saving each as it completes, then pool the results."""
+    with _ctrl_c_as_flag(progress or Progress()) as guarded:
+        return _run_folds(plan, guarded)
+
+
+def _run_folds(plan: CVPlan, progress: _StopOnCtrlC) -> CVResult:
+    folds = plan.split.folds
+    resumed = sorted(plan.done)
+    number = 0
+    with measure() as session:
+        try:
+            for fold in folds:
+                number = fold.number
+                if number in plan.done:
+                    record = _read_json(_fold_json(plan.run_dir, number))
+                    progress.fold_done(number, len(folds), {**record, "resumed": True})
+                    continue
+                progress.fold_started(number, len(folds), fold.train.size)
+                summary = _train_fold(plan, fold, progress)
+                plan.done.append(number)
+                progress.fold_done(number, len(folds), summary)
+            number = 0
+            result = _finish(plan)
+        except KeyboardInterrupt:
+            raise Interrupted(_interrupted_message(plan, number, len(folds))) from None
+    result.resumed = resumed
+    result.timing["this_session_wall_s"] = session["wall_s"]
+    return result
+
+
+def _fold_json(run_dir: Path, number: int) -> Path:
+    return run_dir / "folds" / f"fold-{number}.json"
+
+
+def _interrupted_message(plan: CVPlan, number: int, total: int) -> str:
+    done = sorted(plan.done)
+    where = f"in fold {number} of {total}" if number else "while pooling the folds"
+    kept = ("no fold finished" if not done else
+            f"fold{'s' if len(done) > 1 else ''} {', '.join(map(str, done))} kept in "
+            f"{plan.run_dir}")
+    return f"interrupted {where}; {kept}; resume with: kdigits cv --resume {plan.run_dir}"
+
+
+def _train_fold(plan: CVPlan, fold: Any, progress: Progress) -> dict:
+    from kaggle_digits.stats import confusion_stats
+
+    x, y = plan.pixels, plan.labels
+    config = replace(plan.training, seed=plan.training.seed + fold.number)
+    with measure() as timing:
+        trained = fit(plan.model, x[fold.train], y[fold.train], config,
+                      validation=(x[fold.test], y[fold.test]), progress=progress)
+        oof = trained.predict_proba(x[fold.test])
+        holdout = (trained.predict_proba(x[plan.split.holdout]) if plan.split.holdout.size
+                   else np.empty((0, N_CLASSES), np.float32))
+    stats = confusion_stats(oof.argmax(axis=1), y[fold.test], CLASSES)
+    suffix = ".keras" if trained.is_keras else ".joblib"
+    # force: files of a fold that was cut short before its marker are leftovers, not results
+    trained.save(plan.run_dir / "models" / f"fold-{fold.number}{suffix}", force=True)
+    with atomic_output(plan.run_dir / "folds" / f"fold-{fold.number}.npz", force=True,
+                       binary=True) as handle:
+        np.savez(handle, test_rows=fold.test, oof=oof, holdout_rows=plan.split.holdout,
+                 holdout=holdout)
+    summary = {"fold": fold.number, "accuracy": stats.accuracy, "kappa": stats.kappa,
+               "wall_s": timing["wall_s"], "user_s": timing["user_s"],
+               "system_s": timing["system_s"],
+               "epochs": config.epochs if trained.is_keras else None,
+               "seed": config.seed, "train_rows": int(fold.train.size),
+               "test_rows": int(fold.test.size), "history": trained.history}
+    write_json(_fold_json(plan.run_dir, fold.number), summary, force=True)
+    return summary
+
+
+def _prediction_frame(rows: np.ndarray, fold: np.ndarray, labels: np.ndarray,
+                      proba: np.ndarray) -> pd.DataFrame:
+    frame = pd.DataFrame({"row": rows, "fold": fold, "label": labels,
+                          "prediction": proba.argmax(axis=1)})
+    for k in CLASSES:
+        frame[f"prob_{k}"] = proba[:, k]
+    return frame.sort_values("row", kind="stable").reset_index(drop=True)
+
+
+def _write_csv(path: Path, frame: pd.DataFrame) -> None:
+    with atomic_output(path, force=True) as handle:
+        frame.to_csv(handle, index=False, float_format="%.6f", lineterminator="\n")
+
+
+def _finish(plan: CVPlan) -> CVResult:
+    """Pool the saved folds into the run's summary files (derived, so rewritten freely)."""
+    from kaggle_digits.stats import confusion_stats
+
+    run_dir, y = plan.run_dir, plan.labels
+    records, oof_parts, holdout_sum = [], [], None
+    for fold in plan.split.folds:
+        record = _read_json(_fold_json(run_dir, fold.number))
+        with np.load(run_dir / "folds" / f"fold-{fold.number}.npz") as saved:
+            rows, oof, holdout = saved["test_rows"], saved["oof"], saved["holdout"]
+        records.append(record)
+        oof_parts.append(_prediction_frame(rows, np.full(rows.size, fold.number), y[rows], oof))
+        holdout_sum = holdout.astype(np.float64) if holdout_sum is None else holdout_sum + holdout
+    oof_frame = pd.concat(oof_parts).sort_values("row", kind="stable").reset_index(drop=True)
+    hold_rows = plan.split.holdout
+    hold_proba = (holdout_sum / len(records)).astype(np.float32)
+    hold_frame = _prediction_frame(hold_rows, np.full(hold_rows.size, HOLDOUT_FOLD),
+                                   y[hold_rows], hold_proba)
+    _write_csv(run_dir / "oof.csv", oof_frame)
+    _write_csv(run_dir / "holdout.csv", hold_frame)
+
+    history = pd.DataFrame([{"fold": r["fold"], **h} for r in records for h in r["history"]],
+                           columns=HISTORY_COLUMNS)
+    _write_csv(run_dir / "history.csv", history)
+    if not history.empty:
+        from kaggle_digits import plots
+
+        write_bytes(run_dir / "curves.png", plots.png_bytes(plots.training_curves(history)),
+                    force=True)
+
+    oof_stats = confusion_stats(oof_frame["prediction"].to_numpy(),
+                                oof_frame["label"].to_numpy(), CLASSES)
+    hold_stats = (confusion_stats(hold_frame["prediction"].to_numpy(),
+                                  hold_frame["label"].to_numpy(), CLASSES)
+                  if hold_rows.size else None)
+    fold_keys = ("fold", "accuracy", "kappa", "wall_s", "user_s", "system_s", "epochs")
+    folds = [{k: r.get(k) for k in fold_keys} for r in records]
+    timing = {k: float(sum(r[k] for r in records)) for k in ("wall_s", "user_s", "system_s")}
+    timing["minutes"] = timing["wall_s"] / 60
+    metrics = {"model": plan.model, "parameters": plan.config.get("parameters"),
+               "folds": folds, "oof": oof_stats.to_json(),
+               "holdout": hold_stats.to_json() if hold_stats else None,
+               "holdout_model": plan.config.get("holdout_model"), "timing": timing,
+               "finished": datetime.now().astimezone().isoformat(timespec="seconds")}
+    write_json(run_dir / "metrics.json", metrics, force=True)
+    return CVResult(run_dir, folds, oof_stats, hold_stats, timing)
+
+
+def write_report(run_dir: Path) -> tuple[Path, Path] | None:
+    """The HTML/Markdown report, if the report module is installed in this build."""
+    try:
+        from kaggle_digits.report import write_report as report
+    except ImportError:
+        return None
+    return report(run_dir)
+
+
+def minutes(run: Run) -> float | None:
+    if not run.metrics:
+        done = finished_folds(run.path)
+        return sum(r.get("wall_s", 0) for r in done) / 60 if done else None
+    return run.metrics.get("timing", {}).get("minutes")

@@ -1,0 +1,341 @@
+"""Training one model: recipe + overrides → seeded fit → probabilities, with live progress.
+
+`fit` is the only place a model learns. It takes validated uint8 pixels, scales them to
+[0, 1] float32 itself (so every caller feeds the same thing), seeds everything, and reports
+progress through a `Progress` object whose Keras callback forwards every batch; the CLI
+decides how that looks. Keras uses a GPU by itself when TensorFlow sees one, and the CPU
+otherwise, so there is nothing here about devices.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kaggle_digits.errors import KdigitsError
+from kaggle_digits.fileio import atomic_output, write_bytes
+from kaggle_digits.models import Preset, get_preset, keras_module
+
+OPTIMIZERS = ("adam", "adamw", "nadam", "adamax", "rmsprop", "sgd", "adadelta", "adagrad")
+SCHEDULES = ("constant", "cosine")
+WARMUP = 0.1  # share of all steps spent warming the learning rate up (cosine schedule)
+N_CLASSES = 10
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides how one model is trained; written into config.json."""
+
+    preset: str
+    epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    optimizer: str | None = None
+    schedule: str = "constant"
+    validation_split: float = 0.0
+    members: int = 1
+    seed: int = 42
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def config_for(preset_name: str, **overrides: Any) -> TrainConfig:
+    """The preset's recipe with the user's overrides on top (``None`` means "not given")."""
+    preset = get_preset(preset_name)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    unknown = set(given) - set(TrainConfig.__dataclass_fields__) - {"preset"}
+    if unknown:
+        raise TypeError(f"config_for() got unknown options: {', '.join(sorted(unknown))}")
+    if not preset.is_keras:
+        keras_only = sorted(set(given) & {"epochs", "batch_size", "learning_rate",
+                                          "optimizer", "schedule", "members"})
+        if keras_only:
+            options = ", ".join("--" + k.replace("_", "-") for k in keras_only)
+            raise KdigitsError(f"{options} apply to Keras models only, not {preset_name}")
+    recipe = asdict(preset.recipe)
+    config = TrainConfig(preset=preset_name, **{**recipe, **given})
+    _check(config)
+    return config
+
+
+def _check(config: TrainConfig) -> None:
+    if config.epochs is not None and config.epochs < 1:
+        raise KdigitsError(f"--epochs must be 1 or more, not {config.epochs}")
+    if config.batch_size is not None and config.batch_size < 1:
+        raise KdigitsError(f"--batch-size must be 1 or more, not {config.batch_size}")
+    if config.learning_rate is not None and not config.learning_rate > 0:
+        raise KdigitsError(f"--learning-rate must be positive, not {config.learning_rate}")
+    if config.optimizer is not None and config.optimizer.lower() not in OPTIMIZERS:
+        raise KdigitsError(f"unknown optimizer {config.optimizer!r}; choose one of: "
+                           + ", ".join(OPTIMIZERS))
+    if config.schedule not in SCHEDULES:
+        raise KdigitsError(f"unknown schedule {config.schedule!r}; choose one of: "
+                           + ", ".join(SCHEDULES))
+    if config.members < 1:
+        raise KdigitsError(f"members must be 1 or more, not {config.members}")
+
+
+class Progress:
+    """Receives training events; this base class ignores them (quiet, for tests and
+    libraries). The CLI subclasses it to draw Rich bars or print plain lines."""
+
+    def fold_started(self, fold: int, folds: int, train_rows: int) -> None: ...
+    def fold_done(self, fold: int, folds: int, summary: dict) -> None: ...
+    def fit_started(self, preset: str, member: int, members: int, epochs: int,
+                    steps: int) -> None: ...
+    def epoch_started(self, epoch: int) -> None: ...
+    def batch_done(self, batch: int, logs: dict) -> None: ...
+    def epoch_done(self, epoch: int, logs: dict, seconds: float) -> None: ...
+    def fit_done(self) -> None: ...
+
+
+@contextlib.contextmanager
+def measure() -> Iterator[dict]:
+    """Wall, user and system seconds of the block, like R's ``proc.time()``; user time
+    counts every thread, so on a busy multi-core fit it can exceed wall time."""
+    times: dict[str, float] = {}
+    start_wall, start = time.perf_counter(), os.times()
+    try:
+        yield times
+    finally:
+        end = os.times()
+        times.update(wall_s=time.perf_counter() - start_wall,
+                     user_s=end.user - start.user, system_s=end.system - start.system)
+
+
+def check_pixels(pixels: np.ndarray) -> np.ndarray:
+    pixels = np.asarray(pixels)
+    if pixels.ndim != 2 or pixels.shape[1] != 784 or pixels.dtype != np.uint8:
+        raise KdigitsError(f"expected uint8 pixels of shape N×784, got {pixels.dtype} "
+                           f"{'×'.join(map(str, pixels.shape))}")
+    return pixels
+
+
+def model_inputs(pixels: np.ndarray, input_shape: tuple) -> np.ndarray:
+    """uint8 N×784 → float32 in [0, 1], shaped for the model (28×28×1 for CNNs)."""
+    x = check_pixels(pixels).astype(np.float32) / np.float32(255)
+    return x.reshape((-1, *input_shape[1:])) if len(input_shape) > 2 else x
+
+
+@dataclass
+class TrainedModel:
+    """A fitted preset: one or more Keras models (averaged) or a scikit-learn estimator."""
+
+    preset: str
+    members: list
+    history: list[dict] = field(default_factory=list)
+    timing: dict = field(default_factory=dict)
+    config: TrainConfig | None = None
+
+    @property
+    def is_keras(self) -> bool:
+        return not hasattr(self.members[0], "predict_proba")
+
+    def predict_proba(self, pixels: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+        """N×10 float32 class probabilities, rows summing to 1."""
+        if self.is_keras:
+            shape = tuple(self.members[0].input_shape)
+            x = model_inputs(pixels, shape)
+            proba = np.mean([m.predict(x, batch_size=batch_size, verbose=0)
+                             for m in self.members], axis=0)
+        else:
+            x = model_inputs(pixels, (None, 784))
+            proba = np.zeros((x.shape[0], N_CLASSES), dtype=np.float64)
+            for estimator in self.members:  # classes a tiny fold never saw get 0
+                proba[:, estimator.classes_.astype(int)] += estimator.predict_proba(x)
+            proba /= len(self.members)
+        proba = np.asarray(proba, dtype=np.float64)
+        return (proba / proba.sum(axis=1, keepdims=True)).astype(np.float32)
+
+    def predict(self, pixels: np.ndarray) -> np.ndarray:
+        return self.predict_proba(pixels).argmax(axis=1).astype(np.uint8)
+
+    def save(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
+        """``.keras`` for Keras (several members become one model averaging them, so the
+        file alone reproduces the predictions), ``.joblib`` for scikit-learn."""
+        path = Path(path)
+        if self.is_keras:
+            if path.suffix != ".keras":
+                raise KdigitsError(f"Keras models are saved as .keras files, not {path.name}")
+            model = self.members[0] if len(self.members) == 1 else _averaged(self)
+            # Keras insists on a path ending in .keras: save to a private temp folder, then
+            # publish the bytes atomically, so the run folder never holds half a model.
+            with tempfile.TemporaryDirectory(prefix="kdigits-") as folder:
+                scratch = Path(folder) / "model.keras"
+                model.save(scratch)
+                data = scratch.read_bytes()
+            write_bytes(path, data, force=force)
+        else:
+            if path.suffix != ".joblib":
+                raise KdigitsError(f"scikit-learn models are saved as .joblib, not {path.name}")
+            import joblib
+
+            with atomic_output(path, force=force, binary=True) as handle:
+                joblib.dump({"preset": self.preset, "members": self.members}, handle)
+        return path
+
+
+def _averaged(trained: TrainedModel) -> Any:
+    keras = keras_module()
+    inputs = keras.Input(tuple(trained.members[0].input_shape[1:]))
+    outputs = keras.layers.Average()([m(inputs) for m in trained.members])
+    return keras.Model(inputs, outputs, name=trained.preset)
+
+
+def load_trained(path: str | os.PathLike[str]) -> TrainedModel:
+    """Read a model written by `TrainedModel.save`."""
+    path = Path(path)
+    if not path.is_file():
+        raise KdigitsError(f"{path}: no such model file")
+    try:
+        if path.suffix == ".keras":
+            model = keras_module().saving.load_model(path, compile=False)
+            return TrainedModel(preset=model.name, members=[model])
+        if path.suffix == ".joblib":
+            import joblib
+
+            saved = joblib.load(path)
+            return TrainedModel(preset=saved["preset"], members=saved["members"])
+    except (OSError, ValueError, KeyError, EOFError) as error:
+        raise KdigitsError(f"{path}: not a readable kdigits model ({error})") from None
+    raise KdigitsError(f"{path}: expected a .keras or .joblib model file")
+
+
+def layer_summary(preset_name: str) -> list[tuple[str, str, int]]:
+    """(layer, output shape, parameters) per layer, like Keras' ``summary()``."""
+    preset = get_preset(preset_name)
+    if not preset.is_keras:
+        return [(type(preset.build(0)).__name__, "(None, 10)", 0)]
+    keras_module().backend.clear_session()  # layer names without earlier models' counters
+    rows = []
+    for layer in preset.keras_model().layers:
+        shape = "(" + ", ".join(str(d) for d in layer.output.shape) + ")"
+        rows.append((f"{layer.name} ({type(layer).__name__})", shape, layer.count_params()))
+    return rows
+
+
+def fit(preset_name: str, pixels: np.ndarray, labels: np.ndarray, config: TrainConfig,
+        *, validation: tuple[np.ndarray, np.ndarray] | None = None,
+        progress: Progress | None = None) -> TrainedModel:
+    """Train ``config.members`` seeded models of a preset on uint8 pixels.
+
+    ``validation`` is watched only (history's val_loss/val_accuracy): nothing stops early
+    or picks a checkpoint on it, so passing a CV fold's test rows keeps the estimate
+    honest. A recipe with ``validation_split`` instead watches a stratified part of the
+    training rows, which it then does not train on, as the original recipe did.
+    """
+    preset = get_preset(preset_name)
+    progress = progress or Progress()
+    pixels, labels = check_pixels(pixels), np.asarray(labels, dtype=np.uint8)
+    if pixels.shape[0] != labels.shape[0] or pixels.shape[0] == 0:
+        raise KdigitsError(f"{pixels.shape[0]} images but {labels.shape[0]} labels")
+    with measure() as timing:
+        if preset.is_keras:
+            members, history = _fit_keras(preset, pixels, labels, config, validation,
+                                          progress)
+        else:
+            progress.fit_started(preset.name, 1, 1, 0, 0)
+            estimator = preset.build(config.seed)
+            estimator.fit(model_inputs(pixels, (None, 784)), labels)
+            progress.fit_done()
+            members, history = [estimator], []
+    return TrainedModel(preset.name, members, history, dict(timing), config)
+
+
+def seed_everything(seed: int) -> None:
+    """Python, NumPy and TensorFlow seeds, plus deterministic kernels, so the same seed on
+    the same machine gives the same weights (and a resumed CV the same folds)."""
+    keras = keras_module()
+    keras.utils.set_random_seed(seed)
+    import tensorflow as tf
+
+    with contextlib.suppress(AttributeError, RuntimeError):
+        tf.config.experimental.enable_op_determinism()
+
+
+def _fit_keras(preset: Preset, pixels: np.ndarray, labels: np.ndarray, config: TrainConfig,
+               validation: tuple[np.ndarray, np.ndarray] | None,
+               progress: Progress) -> tuple[list, list[dict]]:
+    keras = keras_module()
+    if config.validation_split:
+        from kaggle_digits.splits import holdout_split
+
+        train_rows, val_rows = holdout_split(labels, np.arange(labels.size),
+                                             config.validation_split, config.seed)
+        validation = (pixels[val_rows], labels[val_rows])
+        pixels, labels = pixels[train_rows], labels[train_rows]
+    members, history = [], []
+    keras.backend.clear_session()  # forget earlier folds' graphs and layer-name counters
+    for member in range(1, config.members + 1):
+        seed_everything(config.seed + 1000 * (member - 1))
+        model = keras.Sequential(preset.build(), name=preset.name if config.members == 1
+                                 else f"{preset.name}-{member}")
+        shape = tuple(model.input_shape)
+        steps = -(-labels.size // config.batch_size)
+        model.compile(optimizer=_optimizer(config, steps * config.epochs),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        val = None if validation is None else (model_inputs(validation[0], shape),
+                                               np.asarray(validation[1], dtype=np.uint8))
+        progress.fit_started(preset.name, member, config.members, config.epochs, steps)
+        callback = _progress_callback(progress, member, history)
+        model.fit(model_inputs(pixels, shape), labels, batch_size=config.batch_size,
+                  epochs=config.epochs, validation_data=val, shuffle=True, verbose=0,
+                  callbacks=[callback])
+        progress.fit_done()
+        members.append(model)
+    return members, history
+
+
+def _optimizer(config: TrainConfig, total_steps: int) -> Any:
+    keras = keras_module()
+    classes = {"adam": "Adam", "adamw": "AdamW", "nadam": "Nadam", "adamax": "Adamax",
+               "rmsprop": "RMSprop", "sgd": "SGD", "adadelta": "Adadelta",
+               "adagrad": "Adagrad"}
+    optimizer = getattr(keras.optimizers, classes[config.optimizer.lower()])
+    rate: Any = config.learning_rate
+    if config.schedule == "cosine":
+        # One-cycle in spirit: a short linear warm-up to the peak rate, then cosine decay
+        # to zero, so the last epochs settle into a minimum instead of bouncing around it.
+        warmup = max(1, int(WARMUP * total_steps))
+        rate = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=config.learning_rate / 10, warmup_target=config.learning_rate,
+            warmup_steps=warmup, decay_steps=max(1, total_steps - warmup))
+    return optimizer(learning_rate=rate)
+
+
+def _progress_callback(progress: Progress, member: int, history: list[dict]) -> Any:
+    keras = keras_module()
+
+    class ForwardProgress(keras.callbacks.Callback):
+        """Forwards Keras' events to a `Progress` and records one history row per epoch."""
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.started = time.perf_counter()
+            progress.epoch_started(epoch + 1)
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            progress.batch_done(batch + 1, dict(logs or {}))
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            seconds = time.perf_counter() - self.started
+            logs = {k: float(v) for k, v in (logs or {}).items()}
+            history.append({"member": member, "epoch": epoch + 1,
+                            "loss": logs.get("loss"), "accuracy": logs.get("accuracy"),
+                            "val_loss": logs.get("val_loss"),
+                            "val_accuracy": logs.get("val_accuracy"), "seconds": seconds})
+            progress.epoch_done(epoch + 1, logs, seconds)
+
+    return ForwardProgress()
+
+
+def with_seed(config: TrainConfig, seed: int) -> TrainConfig:
+    return replace(config, seed=seed)

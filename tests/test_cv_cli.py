@@ -1,0 +1,146 @@
+"""`kdigits cv`, `models` and `runs` as a user runs them, Ctrl-C and --resume included."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO
+
+ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+@pytest.fixture
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return {**ENV, "KDIGITS_CACHE_DIR": str(tmp_path_factory.getbasetemp() / "cache")}
+
+
+def test_cv_with_a_scikit_learn_baseline_end_to_end(kdigits, sample_files: dict,
+                                                     tmp_path: Path, env: dict) -> None:
+    result = kdigits("cv", "--model", "knn", "--train", str(sample_files["train"]),
+                     "--folds", "2", "--percent", "40", "--runs-dir", str(tmp_path), env=env)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "2-fold stratified CV on 1,080 rows, 120 held out" in out
+    assert "fold ensemble" in out
+    assert "mean ± sd" in out
+    assert out.count("Confusion Matrix and Statistics") == 2  # pooled OOF and holdout
+    assert "Holdout (120 rows never trained on; predicted by the fold ensemble)" in out
+    run_dir = Path(out.strip().splitlines()[-1])  # the last line is the run folder
+    assert run_dir.parent == tmp_path and run_dir.name.endswith("-knn")
+    assert {p.name for p in (run_dir / "models").iterdir()} == {"fold-1.joblib",
+                                                               "fold-2.joblib"}
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["oof"]["overall"]["accuracy"] > 0.85  # kNN on 1,080 real digits
+
+    listing = kdigits("runs", "--runs-dir", str(tmp_path), env=env)
+    assert listing.returncode == 0
+    assert "knn" in listing.stdout and "2/2" in listing.stdout and "done" in listing.stdout
+
+
+def test_one_fold_means_one_train_test_split(kdigits, sample_files: dict, tmp_path: Path,
+                                             env: dict) -> None:
+    result = kdigits("cv", "--model", "logreg", "--train", str(sample_files["train"]),
+                     "--folds", "1", "--test-size", "0.3", "--holdout", "0",
+                     "--percent", "20", "--runs-dir", str(tmp_path), "--mode", "everything",
+                     env=env)
+    assert result.returncode == 0, result.stderr
+    assert "one stratified train/test split (0.3 test)" in result.stdout
+    assert "Precision" in result.stdout  # caret's "everything" mode
+    run_dir = Path(result.stdout.strip().splitlines()[-1])
+    oof = (run_dir / "oof.csv").read_text().splitlines()
+    assert len(oof) == 1 + 180  # 30% of 600 rows
+    assert json.loads((run_dir / "metrics.json").read_text())["holdout"] is None
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--model", "cnn-huge"], "error: unknown model 'cnn-huge'"),
+    (["--model", "knn", "--epochs", "3"], "error: --epochs apply to Keras models only"),
+    (["--folds", "0"], "error: --folds must be 1 or more"),
+    (["--mode", "fancy"], "error: --mode must be one of"),
+    (["--resume", "runs/x", "--model", "mlp"], "drop --model"),
+    (["--train", "no/such/train.csv"], "error:"),
+])
+def test_bad_options_are_one_line_errors(kdigits, tmp_path: Path, env: dict, args: list,
+                                         message: str) -> None:
+    result = kdigits("cv", *args, "--runs-dir", str(tmp_path), env=env)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list(tmp_path.iterdir())  # nothing half-created
+
+
+def test_models_lists_every_preset_with_its_parameters(kdigits, env: dict) -> None:
+    result = kdigits("models", env={**env, "COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    for name in ("mlp-small", "mlp-deep", "cnn-wide", "cnn-fast", "best", "random-forest"):
+        assert name in result.stdout
+    for count in ("103,270", "550,346", "1,199,882", "2,435,210"):
+        assert count in result.stdout
+    assert "oneDNN" not in result.stderr  # TensorFlow's start-up chatter stays hidden
+
+
+def test_runs_without_runs(kdigits, tmp_path: Path, env: dict) -> None:
+    result = kdigits("runs", "--runs-dir", str(tmp_path / "none"), env=env)
+    assert result.returncode == 0
+    assert "no runs under" in result.stdout
+
+
+MLP = ["--model", "mlp", "--folds", "3", "--percent", "50", "--epochs", "10", "--seed", "4"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_finished_folds_and_resume_matches_an_uninterrupted_run(
+        kdigits, sample_files: dict, tmp_path: Path, env: dict) -> None:
+    from kaggle_digits.train import load_trained
+
+    root = tmp_path / "interrupted"
+    args = ["cv", *MLP, "--train", str(sample_files["train"]), "--runs-dir", str(root)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kaggle_digits", *args], cwd=REPO, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "120", **env})
+    deadline = time.monotonic() + 300
+    while not list(root.glob("*/folds/fold-1.json")):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "fold 1 never finished"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)  # fold 2 is now training
+    _, err = process.communicate(timeout=120)
+
+    (run_dir,) = root.iterdir()
+    assert process.returncode == 130, err
+    assert (f"error: interrupted in fold 2 of 3; fold 1 kept in {run_dir}; "
+            f"resume with: kdigits cv --resume {run_dir}") in " ".join(err.split())
+    assert "Traceback" not in err
+    assert sorted(p.name for p in (run_dir / "folds").iterdir()) == ["fold-1.json",
+                                                                     "fold-1.npz"]
+    assert [p.name for p in (run_dir / "models").iterdir()] == ["fold-1.keras"]
+    assert load_trained(run_dir / "models" / "fold-1.keras").predict_proba(
+        np.zeros((2, 784), np.uint8)).shape == (2, 10)
+    assert not [p for p in run_dir.rglob("*") if p.name.endswith(".tmp")]
+    assert not (run_dir / "metrics.json").exists()
+    listing = kdigits("runs", "--runs-dir", str(root), env=env)
+    assert "1/3" in listing.stdout and "unfinished" in listing.stdout
+
+    resumed = kdigits("cv", "--resume", str(run_dir), env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "fold 1/3" in resumed.stdout and "finished in an earlier session" in resumed.stdout
+    assert resumed.stdout.strip().splitlines()[-1] == str(run_dir)
+
+    fresh = kdigits(*args[:-1], str(tmp_path / "uninterrupted"), env=env)
+    assert fresh.returncode == 0, fresh.stderr
+    fresh_dir = Path(fresh.stdout.strip().splitlines()[-1])
+    for name in ("oof.csv", "holdout.csv"):
+        assert (run_dir / name).read_bytes() == (fresh_dir / name).read_bytes()
+    a, b = (json.loads((d / "metrics.json").read_text()) for d in (run_dir, fresh_dir))
+    assert a["oof"] == b["oof"] and a["holdout"] == b["holdout"]
+    assert [(f["accuracy"], f["kappa"]) for f in a["folds"]] == [
+        (f["accuracy"], f["kappa"]) for f in b["folds"]]

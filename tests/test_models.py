@@ -1,0 +1,93 @@
+"""Presets: the published architectures exactly, and every preset trains on real digits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kaggle_digits import models, train
+from kaggle_digits.errors import KdigitsError
+
+
+@pytest.mark.parametrize(("name", "parameters"), [
+    ("mlp-small", 103_270),  # 784·128+128 + 128·20+20 + 20·10+10
+    ("mlp", 407_050),
+    ("mlp-deep", 550_346),
+    ("cnn", 1_199_882),
+    ("cnn-wide", 2_435_210),
+])
+def test_published_recipes_have_their_parameter_counts(name: str, parameters: int) -> None:
+    assert models.get_preset(name).parameters() == parameters
+
+
+def _layer_list(name: str) -> list[tuple]:
+    out = []
+    for layer in models.get_preset(name).keras_model().layers:
+        config = layer.get_config()
+        out.append((type(layer).__name__, config.get("units") or config.get("filters")
+                    or config.get("rate"), config.get("activation")))
+    return out
+
+
+def test_cnn_is_the_classic_keras_mnist_cnn() -> None:
+    assert _layer_list("cnn") == [
+        ("Conv2D", 32, "relu"), ("Conv2D", 64, "relu"), ("MaxPooling2D", None, None),
+        ("Dropout", 0.25, None), ("Flatten", None, None), ("Dense", 128, "relu"),
+        ("Dropout", 0.5, None), ("Dense", 10, "softmax")]
+    recipe = models.get_preset("cnn").recipe
+    assert (recipe.optimizer, recipe.learning_rate, recipe.epochs, recipe.batch_size) == (
+        "adadelta", 1.0, 12, 128)
+
+
+def test_cnn_wide_and_mlp_deep_layers() -> None:
+    assert [t[:2] for t in _layer_list("cnn-wide")] == [
+        ("Conv2D", 64), ("Conv2D", 128), ("MaxPooling2D", None), ("Dropout", 0.25),
+        ("Flatten", None), ("Dense", 128), ("Dropout", 0.25), ("Dense", 10)]
+    assert _layer_list("mlp-deep") == [
+        ("Dense", 512, "relu"), ("Dropout", 0.4, None), ("Dense", 256, "relu"),
+        ("Dropout", 0.3, None), ("Dense", 64, "relu"), ("Dropout", 0.2, None),
+        ("Dense", 10, "softmax")]
+    deep = models.get_preset("mlp-deep").recipe
+    assert (deep.optimizer, deep.epochs, deep.batch_size, deep.validation_split) == (
+        "rmsprop", 30, 128, 0.2)
+    assert _layer_list("mlp-small") == [("Dense", 128, "relu"), ("Dense", 20, "relu"),
+                                        ("Dense", 10, "softmax")]
+    assert models.get_preset("mlp-small").recipe.epochs == 20
+    assert models.get_preset("mlp").recipe.epochs == 5
+
+
+def test_best_augments_only_while_training() -> None:
+    keras = models.keras_module()
+    model = models.get_preset("best").keras_model()
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds[:3] == ["RandomTranslation", "RandomRotation", "RandomZoom"]
+    x = np.random.default_rng(0).random((4, 28, 28, 1)).astype("float32")
+    augmenting = keras.Sequential(model.layers[:3])
+    assert np.array_equal(np.asarray(augmenting(x, training=False)), x)
+    assert not np.array_equal(np.asarray(augmenting(x, training=True)), x)
+    assert models.get_preset("best").recipe.members == 3
+
+
+def test_unknown_preset_lists_the_choices() -> None:
+    with pytest.raises(KdigitsError, match=r"unknown model 'cnn-huge'.*cnn-fast"):
+        models.get_preset("cnn-huge")
+
+
+@pytest.mark.parametrize("name", list(models.PRESETS))
+def test_every_preset_trains_one_epoch_on_real_digits(
+        name: str, train_sample: tuple[np.ndarray, np.ndarray]) -> None:
+    pixels, labels = train_sample
+    keras = models.PRESETS[name].is_keras
+    overrides = {"epochs": 1, "batch_size": 64} if keras else {}
+    if name == "best":
+        overrides["members"] = 1  # keep it tiny (averaging is tested in test_train.py)
+    config = train.config_for(name, **overrides)
+    trained = train.fit(name, pixels[:400], labels[:400], config)
+    proba = trained.predict_proba(pixels[2500:2700])
+    assert proba.shape == (200, 10) and proba.dtype == np.float32
+    np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-5)
+    # one epoch on 400 digits is crude, but it must beat guessing (10%) clearly
+    assert (proba.argmax(axis=1) == labels[2500:2700]).mean() > 0.3
+    if keras:
+        assert len(trained.members) == 1
+        assert [row["epoch"] for row in trained.history] == [1]

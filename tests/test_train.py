@@ -1,0 +1,210 @@
+"""Training and run folders on real digits: seeds, saved models, pooled CV files."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kaggle_digits import runs, train
+from kaggle_digits.errors import KdigitsError
+from kaggle_digits.splits import HOLDOUT_FOLD, SplitConfig, make_split
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory,
+                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KDIGITS_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="module")
+def small(train_sample: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, ...]:
+    pixels, labels = train_sample
+    return pixels[:600], labels[:600], pixels[2600:], labels[2600:]
+
+
+class Recorder(train.Progress):
+    def __init__(self) -> None:
+        self.events: list[tuple] = []
+
+    def fit_started(self, preset: str, member: int, members: int, epochs: int,
+                    steps: int) -> None:
+        self.events.append(("fit", member, members, epochs, steps))
+
+    def batch_done(self, batch: int, logs: dict) -> None:
+        self.events.append(("batch", batch, "loss" in logs and "accuracy" in logs))
+
+    def epoch_done(self, epoch: int, logs: dict, seconds: float) -> None:
+        self.events.append(("epoch", epoch, "val_accuracy" in logs))
+
+
+def test_config_for_applies_overrides_and_refuses_nonsense() -> None:
+    config = train.config_for("cnn", epochs=2, batch_size=None, learning_rate=0.5)
+    assert (config.epochs, config.batch_size, config.learning_rate, config.optimizer) == (
+        2, 128, 0.5, "adadelta")
+    with pytest.raises(KdigitsError, match="--epochs apply to Keras models only"):
+        train.config_for("knn", epochs=3)
+    with pytest.raises(KdigitsError, match="unknown optimizer 'adamm'"):
+        train.config_for("mlp", optimizer="adamm")
+    with pytest.raises(KdigitsError, match="--batch-size must be 1 or more"):
+        train.config_for("mlp", batch_size=0)
+
+
+def test_same_seed_same_model_other_seed_other_model(small: tuple) -> None:
+    x, y, x_test, _ = small
+    config = train.config_for("mlp", epochs=1, seed=5)
+    a = train.fit("mlp", x, y, config).predict_proba(x_test)
+    b = train.fit("mlp", x, y, config).predict_proba(x_test)
+    c = train.fit("mlp", x, y, train.config_for("mlp", epochs=1, seed=6)).predict_proba(x_test)
+    assert np.array_equal(a, b)
+    assert not np.allclose(a, c)
+    np.testing.assert_allclose(a.sum(axis=1), 1, atol=1e-6)
+
+
+def test_progress_sees_every_batch_and_epoch(small: tuple) -> None:
+    x, y, x_test, y_test = small
+    recorder = Recorder()
+    train.fit("mlp", x, y, train.config_for("mlp", epochs=2, batch_size=100),
+              validation=(x_test, y_test), progress=recorder)
+    assert recorder.events[0] == ("fit", 1, 1, 2, 6)
+    assert [e for e in recorder.events if e[0] == "epoch"] == [("epoch", 1, True),
+                                                                ("epoch", 2, True)]
+    batches = [e for e in recorder.events if e[0] == "batch"]
+    assert [b[1] for b in batches] == [1, 2, 3, 4, 5, 6] * 2 and all(b[2] for b in batches)
+
+
+def test_validation_split_recipe_trains_on_the_rest(small: tuple) -> None:
+    x, y, _, _ = small
+    recorder = Recorder()
+    trained = train.fit("mlp-deep", x, y, train.config_for("mlp-deep", epochs=1),
+                        progress=recorder)
+    assert recorder.events[0][-1] == 4  # 480 of 600 rows in batches of 128
+    assert trained.history[0]["val_accuracy"] is not None
+
+
+@pytest.mark.parametrize(("name", "overrides", "suffix"), [
+    ("mlp", {"epochs": 1}, ".keras"),
+    ("mlp-fast", {"epochs": 1, "members": 2}, ".keras"),  # saved as one averaging model
+    ("knn", {}, ".joblib"),
+])
+def test_saved_model_predicts_what_the_trained_one_did(
+        small: tuple, tmp_path: Path, name: str, overrides: dict, suffix: str) -> None:
+    x, y, x_test, _ = small
+    trained = train.fit(name, x, y, train.config_for(name, **overrides))
+    path = trained.save(tmp_path / f"fold-1{suffix}")
+    assert {row["member"] for row in trained.history} == (
+        set(range(1, overrides.get("members", 1) + 1)) if trained.is_keras else set())
+    loaded = train.load_trained(path)
+    assert loaded.preset == name
+    np.testing.assert_allclose(loaded.predict_proba(x_test), trained.predict_proba(x_test),
+                               atol=1e-6)
+    with pytest.raises(KdigitsError, match="already exists"):
+        trained.save(path)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_load_trained_rejects_a_file_that_is_not_a_model(tmp_path: Path) -> None:
+    bogus = tmp_path / "fold-1.keras"
+    bogus.write_text("not a zip")
+    with pytest.raises(KdigitsError, match="not a readable kdigits model"):
+        train.load_trained(bogus)
+
+
+def test_run_folders_never_collide(tmp_path: Path) -> None:
+    now = datetime(2024, 5, 1, 12, 0, 0)
+    names = [runs.create_run_dir(tmp_path, "mlp", now).name for _ in range(3)]
+    assert names == ["20240501-120000-mlp", "20240501-120000-mlp-2", "20240501-120000-mlp-3"]
+
+
+def _cv(train_csv: Path, root: Path, seed: int = 9) -> runs.CVResult:
+    split = SplitConfig(folds=3, holdout=0.1, percent=30, seed=seed)
+    plan = runs.plan_cv(train_csv, split, train.config_for("mlp", epochs=1, seed=seed),
+                        runs_dir=root, command="test")
+    return runs.run_cv(plan)
+
+
+@pytest.fixture(scope="module")
+def cv_run(sample_files: dict, tmp_path_factory: pytest.TempPathFactory) -> runs.CVResult:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KDIGITS_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+        return _cv(sample_files["train"], tmp_path_factory.mktemp("runs"))
+
+
+def test_cv_writes_the_pooled_files(cv_run: runs.CVResult, sample_files: dict) -> None:
+    folder = cv_run.run_dir
+    labels = pd.read_csv(sample_files["train"], usecols=["label"])["label"].to_numpy()
+    split = make_split(labels, SplitConfig(folds=3, holdout=0.1, percent=30, seed=9))
+    oof = pd.read_csv(folder / "oof.csv")
+    holdout = pd.read_csv(folder / "holdout.csv")
+    assert list(oof.columns) == runs.PREDICTION_COLUMNS == list(holdout.columns)
+    assert np.array_equal(oof["row"], split.cv_rows)  # every CV row once, in row order
+    assert np.array_equal(oof["fold"], split.fold_column(labels.size)[split.cv_rows])
+    assert np.array_equal(holdout["row"], split.holdout)
+    assert (holdout["fold"] == HOLDOUT_FOLD).all()
+    for frame in (oof, holdout):
+        assert np.array_equal(frame["label"], labels[frame["row"]])
+        probs = frame[[f"prob_{k}" for k in range(10)]].to_numpy()
+        np.testing.assert_allclose(probs.sum(axis=1), 1, atol=2e-5)
+        assert np.array_equal(frame["prediction"], probs.argmax(axis=1))
+
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert [f["fold"] for f in metrics["folds"]] == [1, 2, 3]
+    assert metrics["oof"]["overall"]["accuracy"] == pytest.approx(
+        (oof["label"] == oof["prediction"]).mean())
+    assert np.asarray(metrics["holdout"]["table"]).sum() == len(holdout)
+    assert "fold ensemble" in metrics["holdout_model"]
+    history = pd.read_csv(folder / "history.csv")
+    assert list(history.columns[:7]) == ["fold", "epoch", "loss", "accuracy", "val_loss",
+                                         "val_accuracy", "seconds"]
+    assert list(history["fold"]) == [1, 2, 3]
+    assert (folder / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    config = json.loads((folder / "config.json").read_text())
+    assert config["data"]["train_sha256"] and config["versions"]["keras"]
+    assert config["rows"]["holdout_rows"] == len(holdout)
+
+
+def test_run_reads_back_and_its_models_reproduce_the_oof(cv_run: runs.CVResult) -> None:
+    run = runs.load_run(cv_run.run_dir)
+    assert run.finished and run.model == "mlp"
+    assert [p.name for p in run.model_paths] == ["fold-1.keras", "fold-2.keras",
+                                                 "fold-3.keras"]
+    assert [r.path for r in runs.list_runs(cv_run.run_dir.parent)] == [cv_run.run_dir]
+    with np.load(cv_run.run_dir / "folds" / "fold-2.npz") as saved:
+        rows, oof = saved["test_rows"], saved["oof"]
+    from kaggle_digits.data import load_train
+
+    pixels = load_train(run.config["data"]["train"]).pixels
+    reloaded = train.load_trained(run.model_paths[1]).predict_proba(pixels[rows])
+    np.testing.assert_allclose(reloaded, oof, atol=1e-6)
+
+
+def test_same_seed_gives_an_identical_oof_csv(cv_run: runs.CVResult, sample_files: dict,
+                                              tmp_path: Path) -> None:
+    again = _cv(sample_files["train"], tmp_path)
+    assert (again.run_dir / "oof.csv").read_bytes() == (cv_run.run_dir / "oof.csv").read_bytes()
+
+
+def test_a_finished_run_cannot_be_resumed(cv_run: runs.CVResult) -> None:
+    with pytest.raises(KdigitsError, match="already complete"):
+        runs.resume_cv(cv_run.run_dir)
+
+
+def test_resume_refuses_a_different_train_file(cv_run: runs.CVResult, tmp_path: Path,
+                                               sample_files: dict) -> None:
+    (cv_run.run_dir / "metrics.json").rename(tmp_path / "metrics.json")  # "unfinish" it
+    try:
+        with pytest.raises(KdigitsError, match="SHA-256 differs"):
+            runs.resume_cv(cv_run.run_dir, _other_train(sample_files, tmp_path))
+    finally:
+        (tmp_path / "metrics.json").rename(cv_run.run_dir / "metrics.json")
+
+
+def _other_train(sample_files: dict, tmp_path: Path) -> Path:
+    frame = pd.read_csv(sample_files["train"], nrows=500)
+    path = tmp_path / "other.csv"
+    frame.to_csv(path, index=False)
+    return path
