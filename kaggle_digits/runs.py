@@ -25,16 +25,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from kaggle_digits import __version__
 from kaggle_digits.errors import Interrupted, KdigitsError
 from kaggle_digits.fileio import atomic_output, write_bytes, write_json
 from kaggle_digits.splits import HOLDOUT_FOLD, Split, SplitConfig, make_split
 from kaggle_digits.train import N_CLASSES, Progress, TrainConfig, fit, measure
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 HOLDOUT_MODEL = ("fold ensemble: the holdout is predicted by the mean of the fold models' "
                  "probabilities; no model is trained on it")
@@ -373,6 +375,8 @@ def _train_fold(plan: CVPlan, fold: Any, progress: Progress) -> dict:
 
 def _prediction_frame(rows: np.ndarray, fold: np.ndarray, labels: np.ndarray,
                       proba: np.ndarray) -> pd.DataFrame:
+    import pandas as pd  # lazy: the CLI's start-up does not pay for pandas
+
     frame = pd.DataFrame({"row": rows, "fold": fold, "label": labels,
                           "prediction": proba.argmax(axis=1)})
     for k in CLASSES:
@@ -387,6 +391,8 @@ def _write_csv(path: Path, frame: pd.DataFrame) -> None:
 
 def _finish(plan: CVPlan) -> CVResult:
     """Pool the saved folds into the run's summary files (derived, so rewritten freely)."""
+    import pandas as pd
+
     from kaggle_digits.stats import confusion_stats
 
     run_dir, y = plan.run_dir, plan.labels

@@ -17,10 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from kaggle_digits import __version__
 from kaggle_digits.data import BUILTIN_CSV_SHA256, file_sha256, kaggle_credentials
@@ -33,6 +32,9 @@ from kaggle_digits.submission import (
     submission_problems,
     write_submission,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 COMPETITION = "digit-recognizer"
 KAGGLE_TEST_ROWS = 28_000  # Kaggle's test.csv, used when no local test file says otherwise
@@ -216,6 +218,8 @@ def class_distribution(predicted: np.ndarray, train_labels: np.ndarray | None) -
     was meant for, shows up here as shares far from training's before any upload.
     """
     counts = np.bincount(np.asarray(predicted, dtype=np.int64), minlength=len(CLASSES))
+    import pandas as pd  # lazy: the CLI's start-up does not pay for pandas
+
     table = pd.DataFrame({"predicted": counts, "predicted_share": counts / counts.sum()},
                          index=pd.Index(CLASSES, name="digit"))
     if train_labels is not None:

@@ -7,9 +7,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.progress import (
     BarColumn,
@@ -27,6 +26,9 @@ from kaggle_digits.cli.app import app, console
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.stats import ConfusionStats
 from kaggle_digits.train import Progress
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_MODEL = "cnn-fast"
 
