@@ -1,1 +1,145 @@
-"""Placeholder: filled in by its issue."""
+"""Verbs for looking: ``report``, ``eda``, ``show``, ``compare``.
+
+Library modules are imported inside each command so that ``kdigits --help`` does not pay
+for pandas, Jinja2 or matplotlib.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from kaggle_digits.cli.app import app, console
+from kaggle_digits.errors import KdigitsError
+
+RUNS_ROOT = Path("runs")
+DEFAULT_TRAIN = Path("data/train.csv")
+
+
+@app.command()
+def report(
+    run: Annotated[Path, typer.Argument(help="Run folder written by `kdigits cv`.")],
+) -> None:
+    """Write report.html (self-contained) and report.md with its PNGs into a run folder."""
+    from kaggle_digits.report import write_report
+
+    html, md = write_report(run)
+    console.print(f"[bold]report[/] {html}")
+    console.print(f"[bold]markdown[/] {md} (PNGs beside it)")
+
+
+@app.command()
+def eda(
+    train: Annotated[Path, typer.Option(help="Labelled training data (CSV or Kaggle zip).")]
+        = DEFAULT_TRAIN,
+    out: Annotated[Path, typer.Option(help="Folder for the figures and summary.json.")]
+        = Path("reports/eda"),
+    force: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
+) -> None:
+    """Explore training data: label shares, per-digit mean/median/sd, samples, histogram."""
+    from kaggle_digits import data
+    from kaggle_digits.eda import write_eda
+
+    digits = data.load_train(train)
+    with console.status("drawing figures…"):
+        summary = write_eda(digits.pixels, digits.labels, out, source=str(train),
+                            sha256=digits.sha256, force=force)
+    console.print(f"[bold]{train}[/]: {summary.rows:,} rows, SHA-256 {summary.sha256[:12]}…")
+    table = Table(title="Labels", title_justify="left")
+    table.add_column("digit", justify="right")
+    table.add_column("rows", justify="right")
+    table.add_column("share", justify="right")
+    table.add_column("mean pixel", justify="right")
+    for digit, count in summary.label_counts.items():
+        table.add_row(str(digit), f"{count:,}", f"{summary.label_shares[digit]:.2%}",
+                      f"{summary.mean_ink_per_digit[digit]:.1f}")
+    console.print(table)
+    console.print(f"pixels: mean {summary.pixel_mean:.2f}, sd {summary.pixel_std:.2f}, "
+                  f"{summary.zero_share:.1%} are 0, {summary.full_share:.1%} are 255")
+    console.print("wrote:")
+    for path in summary.files:
+        console.print(f"  {path}")
+
+
+@app.command()
+def show(
+    index: Annotated[int, typer.Argument(help="0-based row of the data file.")],
+    test: Annotated[bool, typer.Option("--test", help="Show a test.csv row instead.")] = False,
+    train: Annotated[Path | None, typer.Option(
+        help="Labelled training data [default: the run's train file with --run, else "
+             "data/train.csv].", show_default=False)] = None,
+    test_file: Annotated[Path, typer.Option(help="Test data, for --test.")]
+        = Path("data/test.csv"),
+    run: Annotated[Path | None, typer.Option(
+        help="Run folder: also show its out-of-fold or holdout prediction for this row.")]
+        = None,
+) -> None:
+    """Draw one digit in the terminal, with its label or a run's prediction."""
+    from kaggle_digits import data
+    from kaggle_digits.eda import digit_text
+
+    if test and run is not None:
+        raise KdigitsError("runs hold predictions for train.csv rows only; drop --test")
+    if train is None:
+        from kaggle_digits.report import finished_run, train_path
+
+        train = (train_path(finished_run(run))[0] if run is not None else None) or DEFAULT_TRAIN
+    digits = data.load_test(test_file) if test else data.load_train(train)
+    if not 0 <= index < len(digits.pixels):
+        raise KdigitsError(f"row {index} is out of range: {digits.source} has rows "
+                           f"0–{len(digits.pixels) - 1}")
+    if test:
+        console.print(f"[bold]{test_file}[/] row {index} (ImageId {index + 1}), no label")
+    else:
+        console.print(f"[bold]{train}[/] row {index}: label [bold]{digits.labels[index]}[/]")
+    console.print(digit_text(digits.pixels[index], color=console.color_system is not None))
+    if run is not None:
+        from kaggle_digits.report import run_prediction
+
+        said = run_prediction(run, index, digits.sha256)
+        where = ("holdout" if said["set"] == "holdout"
+                 else f"out-of-fold, fold {said['fold']}")
+        verdict = ("[green]right[/]" if said["prediction"] == said["label"]
+                   else "[bold red]wrong[/]")
+        top = ", ".join(f"{k}: {p:.3f}" for k, p in said["top"])
+        console.print(f"run {said['run']} ({where}): predicted [bold]{said['prediction']}[/] "
+                      f"with p = {said['probability']:.3f} — {verdict}; top 3: {top}")
+
+
+@app.command()
+def compare(
+    runs: Annotated[list[Path] | None, typer.Argument(
+        help="Run folders (default: every run under runs/).")] = None,
+    root: Annotated[Path, typer.Option(help="Where to look for runs by default.")] = RUNS_ROOT,
+    out: Annotated[Path | None, typer.Option(
+        help="Scatter of accuracy vs training time [default: ROOT/compare.png, replaced "
+             "on each call].")] = None,
+    force: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
+) -> None:
+    """Compare runs: accuracy, kappa and training time, and the trade-off in one line."""
+    from kaggle_digits.report import compare_runs, label, tradeoff, write_compare_plot
+
+    summaries = compare_runs(runs or None, root=root)
+    table = Table(title="Runs, best out-of-fold accuracy first", title_justify="left")
+    for name, justify in (("run", "left"), ("model", "left"), ("parameters", "left"),
+                          ("folds", "right"), ("OOF accuracy ± sd", "right"),
+                          ("holdout acc.", "right"), ("kappa", "right"),
+                          ("train min", "right"), ("acc. %/min", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for s in summaries:
+        sd = f" ± {s.oof_accuracy_sd:.2%}" if s.oof_accuracy_sd == s.oof_accuracy_sd else ""
+        table.add_row(s.name, s.model, s.parameters, str(s.folds), f"{s.oof_accuracy:.2%}{sd}",
+                      _pct(s.holdout_accuracy), f"{s.kappa:.4f}", f"{s.train_minutes:.2f}",
+                      f"{s.accuracy_per_minute:.1f}")
+    console.print(table)
+    console.print(tradeoff(summaries))
+    path = write_compare_plot(summaries, out or root / "compare.png",
+                              force=force or out is None)
+    console.print(f"wrote {path} ({', '.join(label(s, summaries) for s in summaries)})")
+
+
+def _pct(value: float) -> str:
+    return "—" if value != value else f"{value:.2%}"

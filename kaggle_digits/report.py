@@ -1,0 +1,568 @@
+"""The report a reviewer opens instead of re-running anything, and the comparison of runs.
+
+Data flows one way: a finished run folder (``config.json``, ``metrics.json``, ``oof.csv``,
+``holdout.csv``, ``history.csv``) plus the train.csv it names → figures and tables →
+``report.html`` (one self-contained file: CSS inline, images as data URIs, no URL
+anywhere, so it opens offline and survives being mailed) and ``report.md`` with its PNGs
+beside it. Statistics are read from ``metrics.json`` (written by ``kaggle_digits.stats``),
+never recomputed here, so the report cannot disagree with the run.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kaggle_digits import plots
+from kaggle_digits.errors import KdigitsError
+from kaggle_digits.fileio import write_bytes, write_text
+
+# Files the report owns in the run folder; a re-run replaces them (and only them). The
+# prefix keeps clear of files the run itself writes, such as curves.png.
+HTML_NAME = "report.html"
+MD_NAME = "report.md"
+PNG_PREFIX = "report-"
+
+# caret's by-class measures, in caret's order, with caret's row names.
+BY_CLASS_MEASURES: tuple[tuple[str, str], ...] = (
+    ("sensitivity", "Sensitivity"), ("specificity", "Specificity"),
+    ("pos_pred_value", "Pos Pred Value"), ("neg_pred_value", "Neg Pred Value"),
+    ("precision", "Precision"), ("recall", "Recall"), ("f1", "F1"),
+    ("prevalence", "Prevalence"), ("detection_rate", "Detection Rate"),
+    ("detection_prevalence", "Detection Prevalence"),
+    ("balanced_accuracy", "Balanced Accuracy"),
+)
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    gallery_size: int = 24  # most confidently wrong digits shown
+    top_pairs: int = 10  # most-confused (true → predicted) pairs listed
+    weakest: int = 3  # classes with the lowest F1, highlighted in the by-class table
+
+
+# --- reading a run ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One set of predictions judged against the truth: pooled OOF, or the holdout."""
+
+    key: str  # "oof" | "holdout"
+    title: str
+    stats: Mapping[str, Any]  # ConfusionStats.to_json()
+
+    @property
+    def classes(self) -> list[str]:
+        return [str(c) for c in self.stats["classes"]]
+
+    @property
+    def table(self) -> np.ndarray:
+        return np.asarray(self.stats["table"], dtype=np.int64)
+
+    @property
+    def n(self) -> int:
+        return int(self.table.sum())
+
+    @property
+    def by_class(self) -> Mapping[str, Mapping[str, float | None]]:
+        return self.stats["by_class"]
+
+    def weakest(self, count: int) -> list[str]:
+        """Classes with the lowest F1 (ties broken by sensitivity): one number that falls
+        when a class is either missed or over-predicted."""
+        def key(c: str) -> tuple[float, float]:
+            row = self.by_class[c]
+            return (_num(row.get("f1")), _num(row.get("sensitivity")))
+        return sorted(self.classes, key=key)[:count]
+
+
+def _num(value: Any) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def finished_run(run_dir: str | Path) -> Any:
+    from kaggle_digits import runs
+
+    run = runs.load_run(run_dir)
+    if run.metrics is None:
+        raise KdigitsError(f"{run.path} has not finished (no metrics.json): finish it with "
+                           f"`kdigits cv --resume {run.path}`")
+    return run
+
+
+def load_predictions(run_dir: Path) -> pd.DataFrame:
+    """oof.csv and holdout.csv stacked, with ``set`` naming where each row came from."""
+    frames = []
+    for name, label in (("oof.csv", "OOF"), ("holdout.csv", "holdout")):
+        path = run_dir / name
+        if path.exists():
+            frame = pd.read_csv(path)
+            frame.insert(0, "set", label)
+            frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=["set", "row", "fold", "label", "prediction"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def evaluations(metrics: Mapping[str, Any]) -> list[Evaluation]:
+    out = []
+    for key, title in (("oof", "Pooled out-of-fold"), ("holdout", "Holdout")):
+        stats = metrics.get(key)
+        if stats:
+            out.append(Evaluation(key, title, stats))
+    return out
+
+
+def train_path(run: Any) -> tuple[Path | None, str | None]:
+    """Where the run's train.csv was and its SHA-256, as recorded in config.json."""
+    data = run.config.get("data") or {}
+    path = next((p for p in (data.get("train"), run.config.get("train")) if isinstance(p, str)),
+                None)
+    sha = data.get("train_sha256") or run.config.get("train_sha256")
+    return (Path(path) if path else None), sha
+
+
+def load_train_images(run: Any) -> tuple[np.ndarray | None, str]:
+    """The run's training pixels for the gallery, or None and the reason: a moved or
+    edited train.csv must not put wrong images under right captions."""
+    from kaggle_digits import data
+
+    path, sha = train_path(run)
+    if path is None:
+        return None, "config.json does not name the train file"
+    if not path.exists():
+        return None, f"{path} (the run's train file) is not there any more"
+    digits = data.load_train(path)
+    if sha and digits.sha256 != sha:
+        return None, f"{path} has changed since the run (SHA-256 differs)"
+    return digits.pixels, ""
+
+
+# --- tables ---------------------------------------------------------------------------------
+
+def confused_pairs(evaluation: Evaluation, top: int) -> list[dict[str, Any]]:
+    """Off-diagonal cells of the confusion table, largest first: ``true → predicted``,
+    count, and the share of that true class it takes."""
+    table, classes = evaluation.table, evaluation.classes
+    reference_totals = table.sum(axis=0)
+    cells = [(int(table[p, r]), r, p) for p in range(len(classes)) for r in range(len(classes))
+             if p != r and table[p, r] > 0]
+    cells.sort(key=lambda cell: (-cell[0], cell[1], cell[2]))
+    return [{"true": classes[r], "predicted": classes[p], "count": count,
+             "share": count / reference_totals[r] if reference_totals[r] else float("nan")}
+            for count, r, p in cells[:top]]
+
+
+def confident_mistakes(predictions: pd.DataFrame, top: int) -> pd.DataFrame:
+    """Wrong predictions ordered by the probability the model gave its wrong answer."""
+    if predictions.empty:
+        return predictions.assign(probability=[])
+    wrong = predictions[predictions["prediction"] != predictions["label"]].copy()
+    probability_columns = [f"prob_{k}" for k in range(10)]
+    if wrong.empty or not set(probability_columns) <= set(wrong.columns):
+        return wrong.assign(probability=np.nan).head(0)
+    probabilities = wrong[probability_columns].to_numpy()
+    wrong["probability"] = probabilities[np.arange(len(wrong)),
+                                         wrong["prediction"].to_numpy(dtype=np.int64)]
+    return wrong.sort_values(["probability", "row"], ascending=[False, True]).head(top)
+
+
+def fold_table(folds: Sequence[Mapping[str, Any]]) -> tuple[list[dict], dict[str, str]]:
+    """Per-fold rows and a ``mean ± sd`` line (sd with n−1, the spread a new fold would
+    show; blank with a single fold)."""
+    columns = ("accuracy", "kappa", "epochs", "wall_s", "user_s", "system_s")
+    rows = [{"fold": f.get("fold"), **{c: f.get(c) for c in columns}} for f in folds]
+    summary = {"fold": "mean ± sd"}
+    for column in columns:
+        values = np.array([_num(r[column]) for r in rows], dtype=float)
+        values = values[np.isfinite(values)]
+        if values.size == 0:
+            summary[column] = ""
+            continue
+        digits = {"accuracy": 4, "kappa": 4, "epochs": 0}.get(column, 1)
+        sd = f" ± {values.std(ddof=1):.{digits}f}" if values.size > 1 else ""
+        summary[column] = f"{values.mean():.{digits}f}{sd}"
+    return rows, summary
+
+
+def overall_rows(stats: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """caret's Overall Statistics block, with caret's names and number formats."""
+    o = stats["overall"]
+    return [
+        ("Accuracy", fmt(o.get("accuracy"))),
+        ("95% CI", f"({fmt(o.get('accuracy_lower'))}, {fmt(o.get('accuracy_upper'))})"),
+        ("No Information Rate", fmt(o.get("no_information_rate"))),
+        ("P-Value [Acc > NIR]", fmt_p(o.get("accuracy_p_value"))),
+        ("Kappa", fmt(o.get("kappa"))),
+        ("Mcnemar's Test P-Value", fmt_p(o.get("mcnemar_p_value"))),
+    ]
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "NA"
+    if isinstance(value, int | np.integer):
+        return f"{value:,}"
+    return f"{float(value):.{digits}f}"
+
+
+def fmt_p(value: Any) -> str:
+    """R's format.pval: anything below machine epsilon is printed as ``< 2.2e-16``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "NA"
+    value = float(value)
+    if value < 2.220446e-16:
+        return "< 2.2e-16"
+    return f"{value:.4g}"
+
+
+def fmt_seconds(value: Any) -> str:
+    if value is None:
+        return "NA"
+    seconds = float(value)
+    if seconds < 90:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min"
+
+
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """Nested config as ``a.b = value`` lines, so every option is one readable row."""
+    rows: list[tuple[str, str]] = []
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            rows.extend(flatten(value, f"{name}."))
+        elif isinstance(value, list | tuple):
+            rows.append((name, " ".join(v if isinstance(v, str) else json.dumps(v)
+                                        for v in value)))
+        else:
+            rows.append((name, "" if value is None else str(value)))
+    return rows
+
+
+def command_line(config: Mapping[str, Any]) -> str:
+    command = config.get("command", "")
+    return " ".join(command) if isinstance(command, list | tuple) else str(command)
+
+
+def caret_print(stats: Mapping[str, Any]) -> str:
+    """caret's own print-out of the stored table. ``stats_from_table`` is a pure function
+    of the table, so this is the run's statistics, not a second opinion."""
+    from kaggle_digits.caret_text import caret_text
+    from kaggle_digits.stats import stats_from_table
+
+    confusion = stats_from_table(np.asarray(stats["table"], dtype=np.int64),
+                                 [str(c) for c in stats["classes"]])
+    return caret_text(confusion, mode="everything")
+
+
+# --- the report -------------------------------------------------------------------------------
+
+TIMING_NAMES = {"wall_s": "training wall-clock, all folds", "user_s": "CPU user time, all folds",
+                "system_s": "CPU system time, all folds", "minutes": "training minutes",
+                "this_session_wall_s": "wall-clock of the last session (resumed runs: less)"}
+
+
+@dataclass
+class Figure:
+    name: str  # file name in the run folder
+    title: str
+    caption: str
+    png: bytes = field(repr=False)
+
+    @property
+    def data_uri(self) -> str:
+        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
+
+
+def build_context(run_dir: str | Path, config: ReportConfig = ReportConfig()) -> dict[str, Any]:
+    """Everything the templates show, computed once; the templates only lay it out."""
+    run = finished_run(run_dir)
+    folder = Path(run.path)
+    metrics = run.metrics
+    evals = evaluations(metrics)
+    figures: dict[str, Figure] = {}
+
+    sections = []
+    for evaluation in evals:
+        weakest = evaluation.weakest(config.weakest)
+        confusion = Figure(
+            f"{PNG_PREFIX}confusion-{evaluation.key}.png",
+            f"Confusion matrix — {evaluation.title.lower()}",
+            "Rows are predictions, columns the true labels (caret's layout). Each cell: count, "
+            "then row % | column %. Green = correct, red = errors on their own scale.",
+            plots.png_bytes(plots.confusion_heatmap(
+                evaluation.table, evaluation.classes,
+                f"{evaluation.title} ({evaluation.n:,} digits)")))
+        per_class = Figure(
+            f"{PNG_PREFIX}per-class-{evaluation.key}.png",
+            f"Per-class sensitivity, specificity and PPV — {evaluation.title.lower()}",
+            "Note the zoomed axis: every value is close to 1.",
+            plots.png_bytes(plots.per_class_chart(
+                evaluation.by_class, f"Per-class statistics — {evaluation.title.lower()}")))
+        figures[confusion.name] = confusion
+        figures[per_class.name] = per_class
+        sections.append({
+            "key": evaluation.key, "title": evaluation.title, "n": evaluation.n,
+            "overall": overall_rows(evaluation.stats),
+            "caret": caret_print(evaluation.stats),
+            "measures": [label for _, label in BY_CLASS_MEASURES],
+            "by_class": [{"class": c, "weak": c in weakest,
+                          "values": [fmt(evaluation.by_class[c].get(k)) for k, _ in
+                                     BY_CLASS_MEASURES]} for c in evaluation.classes],
+            "weakest": weakest,
+            "pairs": confused_pairs(evaluation, config.top_pairs),
+            "confusion": confusion, "per_class": per_class,
+        })
+
+    history_path = folder / "history.csv"
+    curves = None
+    if history_path.exists():
+        history = pd.read_csv(history_path)
+        if not history.empty:
+            curves = Figure(f"{PNG_PREFIX}curves.png", "Training curves",
+                            "Solid = training, dashed = validation; one colour per fold.",
+                            plots.png_bytes(plots.training_curves(history)))
+            figures[curves.name] = curves
+
+    mistakes = confident_mistakes(load_predictions(folder), config.gallery_size)
+    gallery, gallery_note = None, ""
+    if mistakes.empty:
+        gallery_note = "No wrong predictions (or no probabilities) in oof.csv / holdout.csv."
+    else:
+        pixels, gallery_note = load_train_images(run)
+        if pixels is not None:
+            rows = mistakes["row"].to_numpy(dtype=np.int64)
+            where = [f"{s} fold {f} · row {r}" if s == "OOF" else f"holdout · row {r}"
+                     for s, f, r in zip(mistakes["set"], mistakes["fold"], rows, strict=True)]
+            gallery = Figure(
+                f"{PNG_PREFIX}mistakes.png", "Most confidently wrong digits",
+                "Caption: true label → predicted label, and the probability the model gave "
+                "its prediction. Row = 0-based row of train.csv.",
+                plots.png_bytes(plots.mistake_gallery(
+                    pixels[rows], mistakes["label"].tolist(), mistakes["prediction"].tolist(),
+                    mistakes["probability"].tolist(), where)))
+            figures[gallery.name] = gallery
+
+    fold_rows, fold_summary = fold_table(metrics.get("folds", []))
+    timing = metrics.get("timing") or {}
+    timing_rows = [(TIMING_NAMES.get(k, k), fmt_seconds(v) if k.endswith("_s") else fmt(v, 2))
+                   for k, v in timing.items() if isinstance(v, int | float)]
+    return {
+        "run_name": folder.name,
+        "run_path": str(folder),
+        "generated": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "model": run.config.get("model", ""),
+        "command": command_line(run.config),
+        "config": [(k, v) for k, v in flatten(run.config) if k != "command"],
+        "sections": sections,
+        "curves": curves,
+        "gallery": gallery,
+        "gallery_note": gallery_note,
+        "mistakes": [{"set": s, "fold": f, "row": int(r), "true": int(t), "predicted": int(p),
+                      "probability": f"{q:.3f}"} for s, f, r, t, p, q in zip(
+                          mistakes.get("set", []), mistakes.get("fold", []),
+                          mistakes.get("row", []), mistakes.get("label", []),
+                          mistakes.get("prediction", []), mistakes.get("probability", []),
+                          strict=True)],
+        "folds": fold_rows,
+        "fold_summary": fold_summary,
+        "timing": timing_rows,
+        "figures": figures,
+        "fmt": fmt,
+        "fmt_seconds": fmt_seconds,
+    }
+
+
+def _environment() -> Any:
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    environment = Environment(loader=PackageLoader("kaggle_digits", "templates"),
+                              autoescape=select_autoescape(["html", "html.j2"]),
+                              undefined=StrictUndefined, trim_blocks=True,
+                              lstrip_blocks=True, keep_trailing_newline=True)
+    # Markdown has no autoescape; a "|" inside a value would split its table row
+    environment.filters["cell"] = lambda value: str(value).replace("|", "\\|")
+    return environment
+
+
+def write_report(run_dir: str | Path,
+                 config: ReportConfig = ReportConfig()) -> tuple[Path, Path]:
+    """Write report.html, report.md and the report's PNGs into the run folder.
+
+    The report is derived entirely from the run's files, so re-running replaces it
+    (its own files only) rather than refusing.
+    """
+    context = build_context(run_dir, config)
+    folder = Path(context["run_path"])
+    environment = _environment()
+    for figure in context["figures"].values():
+        write_bytes(folder / figure.name, figure.png, force=True)
+    html = environment.get_template("report.html.j2").render(**context)
+    markdown = environment.get_template("report.md.j2").render(**context)
+    html_path = write_text(folder / HTML_NAME, html, force=True)
+    md_path = write_text(folder / MD_NAME, markdown, force=True)
+    return html_path, md_path
+
+
+# --- comparing runs -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One line of ``kdigits compare``."""
+
+    name: str  # the run folder's name
+    model: str
+    parameters: str  # weights and the settings that distinguish runs of one model
+    folds: int
+    oof_accuracy: float
+    oof_accuracy_sd: float  # over folds, n−1
+    holdout_accuracy: float
+    kappa: float  # pooled OOF
+    train_minutes: float  # wall-clock fit time summed over folds
+
+    @property
+    def accuracy_per_minute(self) -> float:
+        """OOF accuracy points (%) per training minute: crude, but it is the trade-off."""
+        if self.train_minutes <= 0:
+            return float("nan")
+        return self.oof_accuracy * 100 / self.train_minutes
+
+
+PARAMETER_KEYS = {"training.optimizer": "{}", "training.learning_rate": "lr {}",
+                  "training.epochs": "{} epochs", "training.batch_size": "batch {}",
+                  "training.members": "{} members", "split.percent": "{}% of rows"}
+
+
+def summarise_run(run: Any) -> RunSummary:
+    config, metrics = run.config, run.metrics
+    folds = metrics.get("folds") or []
+    accuracies = np.array([_num(f.get("accuracy")) for f in folds], dtype=float)
+    oof = (metrics.get("oof") or {}).get("overall", {})
+    holdout = (metrics.get("holdout") or {}).get("overall", {})
+    flat = dict(flatten(config))
+    parameters = [PARAMETER_KEYS[key].format(flat[key]) for key in PARAMETER_KEYS
+                  if flat.get(key) and not (key == "training.members" and flat[key] == "1")
+                  and not (key == "split.percent" and float(flat[key]) == 100)]
+    count = metrics.get("parameters") or config.get("parameters")
+    if count:
+        parameters.insert(0, f"{int(count):,} weights")
+    return RunSummary(
+        name=Path(run.path).name, model=str(config.get("model", "?")),
+        parameters=", ".join(parameters), folds=len(folds),
+        oof_accuracy=_num(oof.get("accuracy")),
+        oof_accuracy_sd=float(accuracies.std(ddof=1)) if accuracies.size > 1 else float("nan"),
+        holdout_accuracy=_num(holdout.get("accuracy")), kappa=_num(oof.get("kappa")),
+        train_minutes=sum(_num(f.get("wall_s")) for f in folds) / 60)
+
+
+def compare_runs(run_dirs: Iterable[str | Path] | None = None,
+                 root: str | Path = "runs") -> list[RunSummary]:
+    """Summaries of the given runs (default: every run under ``root``), best OOF first."""
+    from kaggle_digits import runs
+
+    loaded = ([finished_run(d) for d in run_dirs] if run_dirs
+              else [r for r in runs.list_runs(root) if r.metrics is not None])
+    if not loaded:
+        raise KdigitsError(f"no finished runs to compare under {root}/: run `kdigits cv` first")
+    summaries = [summarise_run(r) for r in loaded]
+    return sorted(summaries, key=lambda s: (-np.nan_to_num(s.oof_accuracy, nan=-1), s.name))
+
+
+def label(summary: RunSummary, summaries: Sequence[RunSummary]) -> str:
+    """The model name, or the run name where two runs share a model."""
+    shared = sum(s.model == summary.model for s in summaries) > 1
+    return summary.name if shared else summary.model
+
+
+@dataclass(frozen=True)
+class Tradeoff:
+    """The most accurate run against the fastest one."""
+
+    best: RunSummary
+    fastest: RunSummary
+    label_best: str
+    label_fastest: str
+
+    @property
+    def points(self) -> float:
+        return (self.best.oof_accuracy - self.fastest.oof_accuracy) * 100
+
+    @property
+    def time_ratio(self) -> float:
+        return self.best.train_minutes / self.fastest.train_minutes
+
+    @property
+    def short(self) -> str:
+        return (f"{self.label_best}: {self.points:+.2f} points for {self.time_ratio:.1f}× "
+                f"the training time of {self.label_fastest}")
+
+
+def weigh(summaries: Sequence[RunSummary]) -> Tradeoff | None:
+    timed = [s for s in summaries if math.isfinite(s.oof_accuracy) and s.train_minutes > 0]
+    if len(timed) < 2:
+        return None
+    best = max(timed, key=lambda s: s.oof_accuracy)
+    fastest = min(timed, key=lambda s: s.train_minutes)
+    return Tradeoff(best, fastest, label(best, timed), label(fastest, timed))
+
+
+def tradeoff(summaries: Sequence[RunSummary]) -> str:
+    """The answer to "is the extra accuracy worth the extra time?", in one line of numbers."""
+    weighed = weigh(summaries)
+    if weighed is None:
+        return "Need two runs with accuracy and timing to weigh accuracy against time."
+    best, fastest = weighed.best, weighed.fastest
+    if best is fastest:
+        return (f"{weighed.label_best} is both the most accurate ({best.oof_accuracy:.2%}) "
+                f"and the fastest ({best.train_minutes:.1f} min): no trade-off to make.")
+    slow_errors, fast_errors = 1 - best.oof_accuracy, 1 - fastest.oof_accuracy
+    fewer = f", {fast_errors / slow_errors:.1f}× fewer errors" if slow_errors > 0 else ""
+    return (f"{weighed.short} ({fastest.oof_accuracy:.2%} → {best.oof_accuracy:.2%} accuracy"
+            f"{fewer}; {fastest.train_minutes:.1f} → {best.train_minutes:.1f} min).")
+
+
+def write_compare_plot(summaries: Sequence[RunSummary], path: str | Path, *,
+                       force: bool = False) -> Path:
+    weighed = weigh(summaries)
+    note = weighed.short if weighed and weighed.best is not weighed.fastest else ""
+    figure = plots.tradeoff_scatter([label(s, summaries) for s in summaries],
+                                    [s.train_minutes for s in summaries],
+                                    [s.oof_accuracy for s in summaries],
+                                    [s.oof_accuracy_sd for s in summaries], note=note)
+    return write_bytes(path, plots.png_bytes(figure), force=force)
+
+
+# --- one digit ------------------------------------------------------------------------------
+
+def run_prediction(run_dir: str | Path, row: int, train_sha256: str | None = None
+                   ) -> dict[str, Any]:
+    """What a run said about one train.csv row: where it was scored (OOF fold or
+    holdout), the true label, the prediction and its top probabilities."""
+    run = finished_run(run_dir)
+    _, sha = train_path(run)
+    if train_sha256 and sha and sha != train_sha256:
+        raise KdigitsError(f"run {Path(run.path).name} was trained on a different train.csv "
+                           "(SHA-256 differs); pass that file with --train")
+    predictions = load_predictions(Path(run.path))
+    hit = predictions[predictions["row"] == row]
+    if hit.empty:
+        raise KdigitsError(f"row {row} is in neither oof.csv nor holdout.csv of "
+                           f"{Path(run.path).name} (was the run made with --percent?)")
+    record = hit.iloc[0]
+    probabilities = {k: float(record[f"prob_{k}"]) for k in range(10)
+                     if f"prob_{k}" in record.index}
+    top = sorted(probabilities.items(), key=lambda item: -item[1])[:3]
+    return {"run": Path(run.path).name, "set": record["set"], "fold": int(record["fold"]),
+            "label": int(record["label"]), "prediction": int(record["prediction"]),
+            "probability": probabilities.get(int(record["prediction"]), float("nan")),
+            "top": top}
