@@ -188,7 +188,13 @@ def _parse_header(raw: bytes, source: str, kind: str) -> tuple[list[str], bool, 
             raise KdigitsError(f"{source} is empty (expected a CSV with a header row)")
         raise KdigitsError(f"{source} line 1: empty; expected the header row")
     line = _decode_line(header, source, 1, None)
-    names = [name.strip() for name in next(csv.reader([line]))]
+    if "\r" in line:  # CR-only (old Mac) line ends: the whole file reads as one line
+        raise KdigitsError(f"{source} line 1: carriage return inside the header row (old Mac "
+                           "line ends? save the file with \\n or \\r\\n line ends)")
+    try:
+        names = [name.strip() for name in next(csv.reader([line], strict=True))]
+    except csv.Error as error:
+        raise KdigitsError(f"{source} line 1: malformed CSV header ({error})") from None
     where = f"{source} line 1"
 
     if names[0] == "label":

@@ -28,6 +28,8 @@ HEADER = "ImageId,Label"
 DIGITS = tuple(range(10))
 SHOW = 3  # how many offending lines a message names
 _INTEGER = re.compile(r"-?[0-9]+")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,6 +55,7 @@ class _Scan:
     bad_fields: list[tuple[int, str]] = field(default_factory=list)
     bad_ids: list[tuple[int, str]] = field(default_factory=list)
     bad_labels: list[tuple[int, str]] = field(default_factory=list)
+    too_large: list[tuple[int, str]] = field(default_factory=list)
 
     def format_problems(self) -> list[str]:
         """Problems that make rows unreadable, one line each (count + first few lines)."""
@@ -71,6 +74,9 @@ class _Scan:
         if self.bad_labels:
             out.append(f"{_rows(len(self.bad_labels), 'row')} with a non-integer Label "
                        f"({_show(self.bad_labels)})")
+        if self.too_large:
+            out.append(f"{_rows(len(self.too_large), 'row')} with a number beyond 64-bit "
+                       f"integers ({_show(self.too_large)})")
         return out
 
 
@@ -113,7 +119,11 @@ def _read_text(path: Path) -> str:
 
 
 def _scan(path: Path) -> _Scan:
-    lines = _read_text(path).splitlines()
+    # Lines end where pandas (and so Kaggle) ends them: not at the other characters
+    # str.splitlines() knows (\x0b, \x1c, \x85, \u2028, …), which pandas keeps in a field.
+    lines = _LINE_BREAK.split(_read_text(path))
+    if lines[-1] == "":
+        lines.pop()
     scan = _Scan(header=lines[0].strip("\r") if lines else None)
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
@@ -128,6 +138,8 @@ def _scan(path: Path) -> _Scan:
             scan.bad_ids.append((number, image_id))
         elif not _INTEGER.fullmatch(label):
             scan.bad_labels.append((number, label))
+        elif not all(INT64_MIN <= int(value) <= INT64_MAX for value in parts):
+            scan.too_large.append((number, line))  # NumPy's int64 arrays cannot hold it
         else:
             scan.ids.append(int(image_id))
             scan.labels.append(int(label))
@@ -211,9 +223,10 @@ def submission_problems(path: str | Path, expected_rows: int) -> list[str]:
     if outside:
         problems.append(f"{_rows(len(outside), 'row')} with a label outside 0-9 "
                         f"({_show(outside)})")
-    rows = len(scan.ids) + len(scan.bad_ids) + len(scan.bad_labels) + len(scan.bad_fields)
+    rows = (len(scan.ids) + len(scan.bad_ids) + len(scan.bad_labels) + len(scan.bad_fields)
+            + len(scan.too_large))
     if rows != expected_rows:
-        problems.append(f"{rows} rows, expected {expected_rows} (one per test image)")
+        problems.append(f"{_rows(rows, 'row')}, expected {expected_rows} (one per test image)")
     ids = np.asarray(scan.ids, dtype=np.int64)
     lines = np.asarray(scan.lines, dtype=np.int64)
     duplicates = _duplicates(ids)

@@ -10,6 +10,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from kaggle_digits import __version__
 from kaggle_digits.errors import KdigitsError
@@ -44,7 +45,9 @@ def _root(
 
 def fail(message: str, code: int = 2) -> None:
     """Print one error line to stderr and exit; the single exit path for user errors."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # The message may quote the user's file, and "[/]" there is not Rich markup.
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False,
+                      soft_wrap=True)
     sys.exit(code)
 
 
