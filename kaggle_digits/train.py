@@ -13,7 +13,7 @@ import contextlib
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -225,8 +225,10 @@ def layer_summary(preset_name: str) -> list[tuple[str, str, int]]:
 
 def fit(preset_name: str, pixels: np.ndarray, labels: np.ndarray, config: TrainConfig,
         *, validation: tuple[np.ndarray, np.ndarray] | None = None,
-        progress: Progress | None = None) -> TrainedModel:
+        progress: Progress | None = None, callbacks: Sequence[Any] = ()) -> TrainedModel:
     """Train ``config.members`` seeded models of a preset on uint8 pixels.
+
+    ``callbacks`` are extra Keras callbacks (the speed bench scores the test set with one).
 
     ``validation`` is watched only (history's val_loss/val_accuracy): nothing stops early
     or picks a checkpoint on it, so passing a CV fold's test rows keeps the estimate
@@ -241,7 +243,7 @@ def fit(preset_name: str, pixels: np.ndarray, labels: np.ndarray, config: TrainC
     with measure() as timing:
         if preset.is_keras:
             members, history = _fit_keras(preset, pixels, labels, config, validation,
-                                          progress)
+                                          progress, callbacks)
         else:
             progress.fit_started(preset.name, 1, 1, 0, 0)
             estimator = preset.build(config.seed)
@@ -264,7 +266,7 @@ def seed_everything(seed: int) -> None:
 
 def _fit_keras(preset: Preset, pixels: np.ndarray, labels: np.ndarray, config: TrainConfig,
                validation: tuple[np.ndarray, np.ndarray] | None,
-               progress: Progress) -> tuple[list, list[dict]]:
+               progress: Progress, callbacks: Sequence[Any] = ()) -> tuple[list, list[dict]]:
     keras = keras_module()
     if config.validation_split:
         from kaggle_digits.splits import holdout_split
@@ -289,7 +291,7 @@ def _fit_keras(preset: Preset, pixels: np.ndarray, labels: np.ndarray, config: T
         callback = _progress_callback(progress, member, history)
         model.fit(model_inputs(pixels, shape), labels, batch_size=config.batch_size,
                   epochs=config.epochs, validation_data=val, shuffle=True, verbose=0,
-                  callbacks=[callback])
+                  callbacks=[callback, *callbacks])
         progress.fit_done()
         members.append(model)
     return members, history
