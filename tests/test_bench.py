@@ -1,0 +1,26 @@
+"""The speed bench must keep running: a smoke run on a few real rows, checking the JSON it
+writes, not any timing (speed is measured by `make bench`, never asserted in tests)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def test_train_speed_quick_run_writes_its_report(tmp_path) -> None:
+    out = tmp_path / "train_speed.json"
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "train_speed.py"), "--quick",
+                           "--models", "mlp", "--out", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["baseline"] == "cnn"
+    assert [r["model"] for r in report["results"]] == ["cnn", "mlp"]
+    for result in report["results"]:
+        assert 0.0 < result["accuracy"] <= 1.0
+        assert result["predict_images_per_s"] > 0 and result["peak_rss_mib"] > 0
+        assert len(result["epochs"]) == 1
+    assert {"cpu", "cores", "tensorflow", "date"} <= set(report["machine"])
