@@ -245,8 +245,11 @@ def training_curves(history: pd.DataFrame) -> Figure:
     losses = losses[np.isfinite(losses) & (losses > 0)]
     if losses.size and losses.max() / losses.min() > 20:
         axes[0].set_yscale("log")  # else the first epoch flattens every later one to 0
+    from matplotlib.ticker import MaxNLocator
+
     for axis, metric in zip(axes, ("loss", "accuracy"), strict=True):
         axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "epoch 2.5"
         axis.set_ylabel(metric + (" (log scale)" if axis.get_yscale() == "log" else ""))
         axis.set_title(f"{metric.capitalize()} per epoch")
         axis.grid(color="#eeeeee")
