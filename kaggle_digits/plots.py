@@ -305,6 +305,12 @@ def tradeoff_scatter(names: Sequence[str], minutes: Sequence[float],
     positive = minutes[minutes > 0]
     if positive.size and positive.max() / positive.min() > 20:
         axis.set_xscale("log")
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+        # plain minutes at 1-2-5 steps (0.5, 1, 2, 5, 10), not 10^0 and 10^1
+        axis.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.xaxis.set_minor_formatter(NullFormatter())
     span = max(float(np.ptp(accuracy)), 0.5)
     axis.set_ylim(accuracy.min() - sd.max() - 0.3 * span, accuracy.max() + sd.max() + 0.3 * span)
     axis.set_xlim(left=0 if axis.get_xscale() == "linear" else None)
