@@ -324,14 +324,16 @@ def build_context(run_dir: str | Path, config: ReportConfig = ReportConfig()) ->
             "confusion": confusion, "per_class": per_class,
         })
 
-    history_path = folder / "history.csv"
+    history_path, run_curves = folder / "history.csv", folder / "curves.png"
     curves = None
     if history_path.exists():
         history = pd.read_csv(history_path)
         if not history.empty:
+            # `kdigits cv` already drew these curves from the same history.csv: reuse them
+            png = (run_curves.read_bytes() if run_curves.exists()
+                   else plots.png_bytes(plots.training_curves(history)))
             curves = Figure(f"{PNG_PREFIX}curves.png", "Training curves",
-                            "Solid = training, dashed = validation; one colour per fold.",
-                            plots.png_bytes(plots.training_curves(history)))
+                            "Solid = training, dashed = validation; one colour per fold.", png)
             figures[curves.name] = curves
 
     mistakes = confident_mistakes(load_predictions(folder), config.gallery_size)

@@ -66,3 +66,12 @@ def run_kdigits(*args: str, cwd: Path | None = None, env: dict | None = None,
 def kdigits():
     """`kdigits(*args)` runs the CLI in a subprocess and returns the CompletedProcess."""
     return run_kdigits
+
+
+@pytest.fixture
+def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """An empty array cache for one test, so no test is helped (or hurt) by another's
+    arrays and the user's ~/.cache/kdigits is never touched."""
+    folder = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("KDIGITS_CACHE_DIR", str(folder))
+    return folder

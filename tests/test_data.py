@@ -24,12 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 USER_CACHE = data.default_cache_dir()  # before any test points the cache elsewhere
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
-    """Each test gets an empty cache, so no test is helped (or hurt) by another's arrays."""
-    folder = tmp_path_factory.mktemp("cache")
-    monkeypatch.setenv("KDIGITS_CACHE_DIR", str(folder))
-    return folder
+pytestmark = pytest.mark.usefixtures("private_cache")  # see conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -23,11 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 USER_CACHE = data.default_cache_dir()
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
-    folder = tmp_path_factory.mktemp("cache")
-    monkeypatch.setenv("KDIGITS_CACHE_DIR", str(folder))
-    return folder
+pytestmark = pytest.mark.usefixtures("private_cache")  # see conftest.py
 
 
 @pytest.fixture(scope="module")
