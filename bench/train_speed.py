@@ -53,11 +53,11 @@ def run_one(name: str, epochs: int | None, paths: dict[str, str],
     if presets:  # candidate presets registered into kaggle_digits.models.PRESETS
         runpy.run_path(presets)
 
-    from kaggle_digits import data, submission, train
+    from kaggle_digits import data, submission_file, train
 
     x_train = data.load_train(paths["train"])
     x_test = data.load_test(paths["test"]).pixels
-    y_test = submission.read_label_file(paths["solution"]).labels.astype(np.uint8)
+    y_test = submission_file.read_label_file(paths["solution"]).labels.astype(np.uint8)
     pixels, labels = x_train.pixels, x_train.labels
     if rows:
         pixels, labels = pixels[:rows[0]], labels[:rows[0]]

@@ -6,7 +6,7 @@ formatting, not Python's: R chooses significant digits, common decimals per colu
 versus scientific notation by width, ``< 2.2e-16`` for tiny p-values, ``NA`` vs ``NaN``.
 The helpers below port the few pieces of R involved (``formatReal``/``scientific`` from
 ``format.c``, ``printMatrix``, ``format.pval``, ``round``); every ``.caret.txt`` in
-``../shared/caret-golden/`` is reproduced exactly by the tests.
+``tests/golden/caret/`` is reproduced exactly by the tests.
 
 Values passed to the R helpers are floats, with ``None`` standing for R's ``NA`` (which
 prints as ``NA``) and ``float("nan")`` for ``NaN`` (which prints as ``NaN``).
@@ -20,31 +20,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from kaggle_digits.constants import BY_CLASS_ROWS, DEFAULT_PRINT_MODE, PRINT_MODES
 from kaggle_digits.stats import ConfusionStats
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-MODES = ("sens_spec", "prec_recall", "everything")
 R_WIDTH = 80  # getOption("width") in the R session that made the golden print-outs
 _GAP = 1  # R_print.gap
 _KP_MAX = 27  # powers of ten that an 80-bit long double holds exactly
 _TEN = [np.longdouble(10) ** i for i in range(_KP_MAX + 1)]
 _EPS = 2.220446049250313e-16  # .Machine$double.eps
 
-_BY_CLASS_ROWS = (  # caret's row names, in caret's order
-    ("sensitivity", "Sensitivity"),
-    ("specificity", "Specificity"),
-    ("pos_pred_value", "Pos Pred Value"),
-    ("neg_pred_value", "Neg Pred Value"),
-    ("precision", "Precision"),
-    ("recall", "Recall"),
-    ("f1", "F1"),
-    ("prevalence", "Prevalence"),
-    ("detection_rate", "Detection Rate"),
-    ("detection_prevalence", "Detection Prevalence"),
-    ("balanced_accuracy", "Balanced Accuracy"),
-)
 _DROPPED = {
     "sens_spec": {"precision", "recall", "f1"},
     "prec_recall": {"sensitivity", "specificity", "pos_pred_value", "neg_pred_value"},
@@ -268,10 +255,10 @@ def print_matrix(columns: Sequence[Sequence[str]], col_labels: Sequence[str],
 
 # --------------------------------------------------------------------------- caret
 
-def caret_text(stats: ConfusionStats, mode: str = "sens_spec") -> str:
+def caret_text(stats: ConfusionStats, mode: str = DEFAULT_PRINT_MODE) -> str:
     """What ``print(confusionMatrix(...), mode = mode)`` prints in R (digits = 4)."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if mode not in PRINT_MODES:
+        raise ValueError(f"mode must be one of {', '.join(PRINT_MODES)}, not {mode!r}")
     lines = ["Confusion Matrix and Statistics", ""]
     counts = [str(v) for v in stats.table.ravel()]
     count_width = max(len(c) for c in counts)
@@ -281,7 +268,7 @@ def caret_text(stats: ConfusionStats, mode: str = "sens_spec") -> str:
                           row_name="Prediction", col_name="Reference")
 
     names, texts = _overall_block(stats)
-    rows = [(key, label) for key, label in _BY_CLASS_ROWS if key not in _DROPPED[mode]]
+    rows = [(key, label) for key, label in BY_CLASS_ROWS if key not in _DROPPED[mode]]
     if k > 2:
         lines += ["", "Overall Statistics"]
         lines += _label_value_lines(names, texts)
@@ -306,6 +293,13 @@ def _value(stats: ConfusionStats, name: str, key: str) -> Value:
     if (name, key) in stats.not_available:
         return None
     return stats.by_class[name][key]
+
+
+def overall_rows(stats: ConfusionStats) -> list[tuple[str, str]]:
+    """caret's Overall Statistics as (name, text) pairs, for tables outside the print-out
+    (the HTML report), so every page shows caret's numbers in caret's format."""
+    names, texts = _overall_block(stats)
+    return [(name, text) for name, text in zip(names, texts, strict=True) if name]
 
 
 def _overall_block(stats: ConfusionStats) -> tuple[list[str], list[str]]:
@@ -337,7 +331,7 @@ def _label_value_lines(names: list[str], texts: list[str], *,
     return print_matrix([labels, texts], ["", ""], [""] * len(labels), right=False)
 
 
-def print_caret(console: Console, stats: ConfusionStats, mode: str = "sens_spec",
+def print_caret(console: Console, stats: ConfusionStats, mode: str = DEFAULT_PRINT_MODE,
                 title: str | None = None) -> None:
     """Show caret's print-out on a Rich console: same characters, headings in bold."""
     from rich.text import Text

@@ -15,3 +15,9 @@ class Interrupted(KdigitsError):
     """Ctrl-C: the work finished so far has been kept; the message says how to go on."""
 
     exit_code = 130
+
+
+def last_line(text: str) -> str:
+    """The last non-blank line of a tool's output: where its reason usually is."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"

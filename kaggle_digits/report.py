@@ -23,8 +23,19 @@ import numpy as np
 import pandas as pd
 
 from kaggle_digits import plots
+from kaggle_digits.caret_text import caret_text, overall_rows
+from kaggle_digits.constants import BY_CLASS_ROWS, PROB_COLUMNS
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.fileio import write_bytes, write_text
+from kaggle_digits.runs import (
+    Run,
+    finished_run,
+    list_runs,
+    load_predictions,
+    load_train_images,
+    mean_sd,
+)
+from kaggle_digits.stats import ConfusionStats, stats_from_table
 
 # Files the report owns in the run folder; a re-run replaces them (and only them). The
 # prefix keeps clear of files the run itself writes, such as curves.png.
@@ -32,15 +43,6 @@ HTML_NAME = "report.html"
 MD_NAME = "report.md"
 PNG_PREFIX = "report-"
 
-# caret's by-class measures, in caret's order, with caret's row names.
-BY_CLASS_MEASURES: tuple[tuple[str, str], ...] = (
-    ("sensitivity", "Sensitivity"), ("specificity", "Specificity"),
-    ("pos_pred_value", "Pos Pred Value"), ("neg_pred_value", "Neg Pred Value"),
-    ("precision", "Precision"), ("recall", "Recall"), ("f1", "F1"),
-    ("prevalence", "Prevalence"), ("detection_rate", "Detection Rate"),
-    ("detection_prevalence", "Detection Prevalence"),
-    ("balanced_accuracy", "Balanced Accuracy"),
-)
 
 
 @dataclass(frozen=True)
@@ -89,30 +91,6 @@ def _num(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
 
-def finished_run(run_dir: str | Path) -> Any:
-    from kaggle_digits import runs
-
-    run = runs.load_run(run_dir)
-    if run.metrics is None:
-        raise KdigitsError(f"{run.path} has not finished (no metrics.json): finish it with "
-                           f"`kdigits cv --resume {run.path}`")
-    return run
-
-
-def load_predictions(run_dir: Path) -> pd.DataFrame:
-    """oof.csv and holdout.csv stacked, with ``set`` naming where each row came from."""
-    frames = []
-    for name, label in (("oof.csv", "OOF"), ("holdout.csv", "holdout")):
-        path = run_dir / name
-        if path.exists():
-            frame = pd.read_csv(path)
-            frame.insert(0, "set", label)
-            frames.append(frame)
-    if not frames:
-        return pd.DataFrame(columns=["set", "row", "fold", "label", "prediction"])
-    return pd.concat(frames, ignore_index=True)
-
-
 def evaluations(metrics: Mapping[str, Any]) -> list[Evaluation]:
     out = []
     for key, title in (("oof", "Pooled out-of-fold"), ("holdout", "Holdout")):
@@ -120,31 +98,6 @@ def evaluations(metrics: Mapping[str, Any]) -> list[Evaluation]:
         if stats:
             out.append(Evaluation(key, title, stats))
     return out
-
-
-def train_path(run: Any) -> tuple[Path | None, str | None]:
-    """Where the run's train.csv was and its SHA-256, as recorded in config.json."""
-    data = run.config.get("data") or {}
-    path = next((p for p in (data.get("train"), run.config.get("train")) if isinstance(p, str)),
-                None)
-    sha = data.get("train_sha256") or run.config.get("train_sha256")
-    return (Path(path) if path else None), sha
-
-
-def load_train_images(run: Any) -> tuple[np.ndarray | None, str]:
-    """The run's training pixels for the gallery, or None and the reason: a moved or
-    edited train.csv must not put wrong images under right captions."""
-    from kaggle_digits import data
-
-    path, sha = train_path(run)
-    if path is None:
-        return None, "config.json does not name the train file"
-    if not path.exists():
-        return None, f"{path} (the run's train file) is not there any more"
-    digits = data.load_train(path)
-    if sha and digits.sha256 != sha:
-        return None, f"{path} has changed since the run (SHA-256 differs)"
-    return digits.pixels, ""
 
 
 # --- tables ---------------------------------------------------------------------------------
@@ -167,7 +120,7 @@ def confident_mistakes(predictions: pd.DataFrame, top: int) -> pd.DataFrame:
     if predictions.empty:
         return predictions.assign(probability=[])
     wrong = predictions[predictions["prediction"] != predictions["label"]].copy()
-    probability_columns = [f"prob_{k}" for k in range(10)]
+    probability_columns = list(PROB_COLUMNS)
     if wrong.empty or not set(probability_columns) <= set(wrong.columns):
         return wrong.assign(probability=np.nan).head(0)
     probabilities = wrong[probability_columns].to_numpy()
@@ -177,34 +130,25 @@ def confident_mistakes(predictions: pd.DataFrame, top: int) -> pd.DataFrame:
 
 
 def fold_table(folds: Sequence[Mapping[str, Any]]) -> tuple[list[dict], dict[str, str]]:
-    """Per-fold rows and a ``mean ± sd`` line (sd with n−1, the spread a new fold would
-    show; blank with a single fold)."""
+    """Per-fold rows and a ``mean ± sd`` line (sd with n−1; blank with a single fold)."""
     columns = ("accuracy", "kappa", "epochs", "wall_s", "user_s", "system_s")
     rows = [{"fold": f.get("fold"), **{c: f.get(c) for c in columns}} for f in folds]
     summary = {"fold": "mean ± sd"}
     for column in columns:
-        values = np.array([_num(r[column]) for r in rows], dtype=float)
-        values = values[np.isfinite(values)]
-        if values.size == 0:
+        mean, sd = mean_sd([_num(r[column]) for r in rows])
+        if not math.isfinite(mean):
             summary[column] = ""
             continue
         digits = {"accuracy": 4, "kappa": 4, "epochs": 0}.get(column, 1)
-        sd = f" ± {values.std(ddof=1):.{digits}f}" if values.size > 1 else ""
-        summary[column] = f"{values.mean():.{digits}f}{sd}"
+        spread = f" ± {sd:.{digits}f}" if sd is not None else ""
+        summary[column] = f"{mean:.{digits}f}{spread}"
     return rows, summary
 
 
-def overall_rows(stats: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """caret's Overall Statistics block, with caret's names and number formats."""
-    o = stats["overall"]
-    return [
-        ("Accuracy", fmt(o.get("accuracy"))),
-        ("95% CI", f"({fmt(o.get('accuracy_lower'))}, {fmt(o.get('accuracy_upper'))})"),
-        ("No Information Rate", fmt(o.get("no_information_rate"))),
-        ("P-Value [Acc > NIR]", fmt_p(o.get("accuracy_p_value"))),
-        ("Kappa", fmt(o.get("kappa"))),
-        ("Mcnemar's Test P-Value", fmt_p(o.get("mcnemar_p_value"))),
-    ]
+def overall_table(stats: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """caret's Overall Statistics block, in caret's own number formats (the same text as
+    the print-out beside it on the page)."""
+    return overall_rows(_confusion(stats))
 
 
 def fmt(value: Any, digits: int = 4) -> str:
@@ -213,16 +157,6 @@ def fmt(value: Any, digits: int = 4) -> str:
     if isinstance(value, int | np.integer):
         return f"{value:,}"
     return f"{float(value):.{digits}f}"
-
-
-def fmt_p(value: Any) -> str:
-    """R's format.pval: anything below machine epsilon is printed as ``< 2.2e-16``."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "NA"
-    value = float(value)
-    if value < 2.220446e-16:
-        return "< 2.2e-16"
-    return f"{value:.4g}"
 
 
 def fmt_seconds(value: Any) -> str:
@@ -254,15 +188,16 @@ def command_line(config: Mapping[str, Any]) -> str:
     return " ".join(command) if isinstance(command, list | tuple) else str(command)
 
 
-def caret_print(stats: Mapping[str, Any]) -> str:
-    """caret's own print-out of the stored table. ``stats_from_table`` is a pure function
-    of the table, so this is the run's statistics, not a second opinion."""
-    from kaggle_digits.caret_text import caret_text
-    from kaggle_digits.stats import stats_from_table
+def _confusion(stats: Mapping[str, Any]) -> ConfusionStats:
+    """The stored table's statistics. ``stats_from_table`` is a pure function of the
+    table, so this is the run's statistics, not a second opinion."""
+    return stats_from_table(np.asarray(stats["table"], dtype=np.int64),
+                            [str(c) for c in stats["classes"]])
 
-    confusion = stats_from_table(np.asarray(stats["table"], dtype=np.int64),
-                                 [str(c) for c in stats["classes"]])
-    return caret_text(confusion, mode="everything")
+
+def caret_print(stats: Mapping[str, Any]) -> str:
+    """caret's own print-out of the stored table."""
+    return caret_text(_confusion(stats), mode="everything")
 
 
 # --- the report -------------------------------------------------------------------------------
@@ -313,12 +248,12 @@ def build_context(run_dir: str | Path, config: ReportConfig = ReportConfig()) ->
         figures[per_class.name] = per_class
         sections.append({
             "key": evaluation.key, "title": evaluation.title, "n": evaluation.n,
-            "overall": overall_rows(evaluation.stats),
+            "overall": overall_table(evaluation.stats),
             "caret": caret_print(evaluation.stats),
-            "measures": [label for _, label in BY_CLASS_MEASURES],
+            "measures": [label for _, label in BY_CLASS_ROWS],
             "by_class": [{"class": c, "weak": c in weakest,
                           "values": [fmt(evaluation.by_class[c].get(k)) for k, _ in
-                                     BY_CLASS_MEASURES]} for c in evaluation.classes],
+                                     BY_CLASS_ROWS]} for c in evaluation.classes],
             "weakest": weakest,
             "pairs": confused_pairs(evaluation, config.top_pairs),
             "confusion": confusion, "per_class": per_class,
@@ -445,10 +380,10 @@ PARAMETER_KEYS = {"training.optimizer": "{}", "training.learning_rate": "lr {}",
                   "training.members": "{} members", "split.percent": "{}% of rows"}
 
 
-def summarise_run(run: Any) -> RunSummary:
+def summarise_run(run: Run) -> RunSummary:
     config, metrics = run.config, run.metrics
     folds = metrics.get("folds") or []
-    accuracies = np.array([_num(f.get("accuracy")) for f in folds], dtype=float)
+    _, accuracy_sd = mean_sd([_num(f.get("accuracy")) for f in folds])
     oof = (metrics.get("oof") or {}).get("overall", {})
     holdout = (metrics.get("holdout") or {}).get("overall", {})
     flat = dict(flatten(config))
@@ -462,7 +397,7 @@ def summarise_run(run: Any) -> RunSummary:
         name=Path(run.path).name, model=str(config.get("model", "?")),
         parameters=", ".join(parameters), folds=len(folds),
         oof_accuracy=_num(oof.get("accuracy")),
-        oof_accuracy_sd=float(accuracies.std(ddof=1)) if accuracies.size > 1 else float("nan"),
+        oof_accuracy_sd=float("nan") if accuracy_sd is None else accuracy_sd,
         holdout_accuracy=_num(holdout.get("accuracy")), kappa=_num(oof.get("kappa")),
         train_minutes=sum(_num(f.get("wall_s")) for f in folds) / 60)
 
@@ -470,10 +405,8 @@ def summarise_run(run: Any) -> RunSummary:
 def compare_runs(run_dirs: Iterable[str | Path] | None = None,
                  root: str | Path = "runs") -> list[RunSummary]:
     """Summaries of the given runs (default: every run under ``root``), best OOF first."""
-    from kaggle_digits import runs
-
     loaded = ([finished_run(d) for d in run_dirs] if run_dirs
-              else [r for r in runs.list_runs(root) if r.metrics is not None])
+              else [r for r in list_runs(root) if r.metrics is not None])
     if not loaded:
         raise KdigitsError(f"no finished runs to compare under {root}/: run `kdigits cv` first")
     summaries = [summarise_run(r) for r in loaded]
@@ -542,29 +475,3 @@ def write_compare_plot(summaries: Sequence[RunSummary], path: str | Path, *,
                                     [s.oof_accuracy for s in summaries],
                                     [s.oof_accuracy_sd for s in summaries], note=note)
     return write_bytes(path, plots.png_bytes(figure), force=force)
-
-
-# --- one digit ------------------------------------------------------------------------------
-
-def run_prediction(run_dir: str | Path, row: int, train_sha256: str | None = None
-                   ) -> dict[str, Any]:
-    """What a run said about one train.csv row: where it was scored (OOF fold or
-    holdout), the true label, the prediction and its top probabilities."""
-    run = finished_run(run_dir)
-    _, sha = train_path(run)
-    if train_sha256 and sha and sha != train_sha256:
-        raise KdigitsError(f"run {Path(run.path).name} was trained on a different train.csv "
-                           "(SHA-256 differs); pass that file with --train")
-    predictions = load_predictions(Path(run.path))
-    hit = predictions[predictions["row"] == row]
-    if hit.empty:
-        raise KdigitsError(f"row {row} is in neither oof.csv nor holdout.csv of "
-                           f"{Path(run.path).name} (was the run made with --percent?)")
-    record = hit.iloc[0]
-    probabilities = {k: float(record[f"prob_{k}"]) for k in range(10)
-                     if f"prob_{k}" in record.index}
-    top = sorted(probabilities.items(), key=lambda item: -item[1])[:3]
-    return {"run": Path(run.path).name, "set": record["set"], "fold": int(record["fold"]),
-            "label": int(record["label"]), "prediction": int(record["prediction"]),
-            "probability": probabilities.get(int(record["prediction"]), float("nan")),
-            "top": top}

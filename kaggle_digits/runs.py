@@ -17,11 +17,12 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -30,18 +31,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kaggle_digits import __version__
+from kaggle_digits.constants import CLASSES, N_CLASSES, PROB_COLUMNS
 from kaggle_digits.errors import Interrupted, KdigitsError
 from kaggle_digits.fileio import atomic_output, write_bytes, write_json
 from kaggle_digits.splits import HOLDOUT_FOLD, Split, SplitConfig, make_split
-from kaggle_digits.train import N_CLASSES, Progress, TrainConfig, fit, measure
+from kaggle_digits.stats import ConfusionStats, confusion_stats
+from kaggle_digits.train import Progress, TrainConfig, fit, measure
 
 if TYPE_CHECKING:
     import pandas as pd
 
 HOLDOUT_MODEL = ("fold ensemble: the holdout is predicted by the mean of the fold models' "
                  "probabilities; no model is trained on it")
-CLASSES = list(range(N_CLASSES))
-PROB_COLUMNS = [f"prob_{k}" for k in CLASSES]
 PREDICTION_COLUMNS = ["row", "fold", "label", "prediction", *PROB_COLUMNS]
 HISTORY_COLUMNS = ["fold", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds",
                    "member"]
@@ -231,8 +232,8 @@ def resume_cv(run_path: str | os.PathLike[str],
 class CVResult:
     run_dir: Path
     folds: list[dict]  # per fold: fold, accuracy, kappa, wall_s, user_s, system_s, epochs
-    oof: Any  # ConfusionStats
-    holdout: Any  # ConfusionStats, or None without a holdout
+    oof: ConfusionStats
+    holdout: ConfusionStats | None  # None without a holdout
     timing: dict
     resumed: list[int] = field(default_factory=list)  # folds reused from an earlier session
 
@@ -345,8 +346,6 @@ def _interrupted_message(plan: CVPlan, number: int, total: int) -> str:
 
 
 def _train_fold(plan: CVPlan, fold: Any, progress: Progress) -> dict:
-    from kaggle_digits.stats import confusion_stats
-
     x, y = plan.pixels, plan.labels
     config = replace(plan.training, seed=plan.training.seed + fold.number)
     with measure() as timing:
@@ -393,8 +392,6 @@ def _finish(plan: CVPlan) -> CVResult:
     """Pool the saved folds into the run's summary files (derived, so rewritten freely)."""
     import pandas as pd
 
-    from kaggle_digits.stats import confusion_stats
-
     run_dir, y = plan.run_dir, plan.labels
     records, oof_parts, holdout_sum = [], [], None
     for fold in plan.split.folds:
@@ -439,17 +436,93 @@ def _finish(plan: CVPlan) -> CVResult:
     return CVResult(run_dir, folds, oof_stats, hold_stats, timing)
 
 
-def write_report(run_dir: Path) -> tuple[Path, Path] | None:
-    """The HTML/Markdown report, if the report module is installed in this build."""
-    try:
-        from kaggle_digits.report import write_report as report
-    except ImportError:
-        return None
-    return report(run_dir)
-
-
 def minutes(run: Run) -> float | None:
     if not run.metrics:
         done = finished_folds(run.path)
         return sum(r.get("wall_s", 0) for r in done) / 60 if done else None
     return run.metrics.get("timing", {}).get("minutes")
+
+
+def mean_sd(values: Sequence[float | None]) -> tuple[float, float | None]:
+    """Mean and sample sd (n−1: the spread a new fold would show) of the finite values;
+    sd is None for a single value. Fold tables on screen and in reports both use it."""
+    finite = np.array([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+    if finite.size == 0:
+        return float("nan"), None
+    return float(finite.mean()), (float(finite.std(ddof=1)) if finite.size > 1 else None)
+
+
+# --- reading a finished run ------------------------------------------------------------
+
+def finished_run(run_dir: str | os.PathLike[str]) -> Run:
+    """A run that has finished (metrics.json written): what reports and predictions need."""
+    run = load_run(run_dir)
+    if run.metrics is None:
+        raise KdigitsError(f"{run.path} has not finished (no metrics.json): finish it with "
+                           f"`kdigits cv --resume {run.path}`")
+    return run
+
+
+def load_predictions(run_dir: Path) -> pd.DataFrame:
+    """oof.csv and holdout.csv stacked, with ``set`` naming where each row came from."""
+    import pandas as pd
+
+    frames = []
+    for name, label in (("oof.csv", "OOF"), ("holdout.csv", "holdout")):
+        path = run_dir / name
+        if path.exists():
+            frame = pd.read_csv(path)
+            frame.insert(0, "set", label)
+            frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=["set", "row", "fold", "label", "prediction"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def train_path(run: Run) -> tuple[Path | None, str | None]:
+    """Where the run's train.csv was and its SHA-256, as recorded in config.json."""
+    data = run.config.get("data") or {}
+    path = next((p for p in (data.get("train"), run.config.get("train")) if isinstance(p, str)),
+                None)
+    sha = data.get("train_sha256") or run.config.get("train_sha256")
+    return (Path(path) if path else None), sha
+
+
+def load_train_images(run: Run) -> tuple[np.ndarray | None, str]:
+    """The run's training pixels for the gallery, or None and the reason: a moved or
+    edited train.csv must not put wrong images under right captions."""
+    from kaggle_digits.data import load_train
+
+    path, sha = train_path(run)
+    if path is None:
+        return None, "config.json does not name the train file"
+    if not path.exists():
+        return None, f"{path} (the run's train file) is not there any more"
+    digits = load_train(path)
+    if sha and digits.sha256 != sha:
+        return None, f"{path} has changed since the run (SHA-256 differs)"
+    return digits.pixels, ""
+
+
+def run_prediction(run_dir: str | os.PathLike[str], row: int,
+                   train_sha256: str | None = None) -> dict[str, Any]:
+    """What a run said about one train.csv row: where it was scored (OOF fold or
+    holdout), the true label, the prediction and its top probabilities."""
+    run = finished_run(run_dir)
+    _, sha = train_path(run)
+    if train_sha256 and sha and sha != train_sha256:
+        raise KdigitsError(f"run {Path(run.path).name} was trained on a different train.csv "
+                           "(SHA-256 differs); pass that file with --train")
+    predictions = load_predictions(Path(run.path))
+    hit = predictions[predictions["row"] == row]
+    if hit.empty:
+        raise KdigitsError(f"row {row} is in neither oof.csv nor holdout.csv of "
+                           f"{Path(run.path).name} (was the run made with --percent?)")
+    record = hit.iloc[0]
+    probabilities = {k: float(record[f"prob_{k}"]) for k in CLASSES
+                     if f"prob_{k}" in record.index}
+    top = sorted(probabilities.items(), key=lambda item: -item[1])[:3]
+    return {"run": Path(run.path).name, "set": record["set"], "fold": int(record["fold"]),
+            "label": int(record["label"]), "prediction": int(record["prediction"]),
+            "probability": probabilities.get(int(record["prediction"]), float("nan")),
+            "top": top}

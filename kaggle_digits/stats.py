@@ -2,7 +2,7 @@
 
 Kaggle users coming from R review models with ``caret::confusionMatrix``; every number here
 is computed the way caret computes it, so that a kdigits report and an R session agree to
-the last printed digit (checked against ``../shared/caret-golden/``, every case).
+the last printed digit (checked against ``tests/golden/caret/``, every case).
 
 Pure functions on label arrays: no I/O, no TensorFlow. The binomial test, its exact
 interval and the chi-squared tail come from SciPy.
@@ -29,13 +29,12 @@ from typing import Any
 
 import numpy as np
 
+from kaggle_digits.constants import BY_CLASS_ROWS
 from kaggle_digits.errors import KdigitsError
 
 OVERALL_KEYS = ("accuracy", "kappa", "accuracy_lower", "accuracy_upper",
                 "no_information_rate", "accuracy_p_value", "mcnemar_p_value")
-BY_CLASS_KEYS = ("sensitivity", "specificity", "pos_pred_value", "neg_pred_value",
-                 "precision", "recall", "f1", "prevalence", "detection_rate",
-                 "detection_prevalence", "balanced_accuracy")
+BY_CLASS_KEYS = tuple(key for key, _ in BY_CLASS_ROWS)
 
 NAN = float("nan")
 
@@ -71,7 +70,7 @@ class ConfusionStats:
         return int(self.table.sum())
 
     def to_json(self) -> dict[str, Any]:
-        """The layout of ``../shared/caret-golden/*.json`` (NaN → ``None``)."""
+        """The layout of ``tests/golden/caret/*.json`` (NaN → ``None``)."""
         out: dict[str, Any] = {
             "classes": list(self.classes),
             "table": self.table.tolist(),

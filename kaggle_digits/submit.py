@@ -1,19 +1,21 @@
-"""The end of the Kaggle loop: probabilities for test.csv → a submission file and its record.
+"""The end of the Kaggle loop: a model (or a cv run's fold models) → a submission bundle.
 
 A submission is three files that travel together: ``<name>.csv`` (Kaggle's
 ``ImageId,Label``), ``<name>.probs.npy`` (N×10 float32, so later ensembles can average
 probabilities instead of voting) and ``<name>.json`` (config, data SHA-256, the run it came
 from, kdigits version, command), so every uploaded file can be traced back to how it was
-made. Models come in as plain ``predict_proba`` callables, and only :func:`training_config`,
-:func:`train_full` and :func:`run_models` reach the training code (lazily), so ``ensemble``
-and ``upload`` never import TensorFlow.
+made. :func:`plan_submit` settles every option and reads every file before any training,
+so a mistake costs nothing; :func:`run_submit` trains (or loads), predicts, scores and
+writes. The CLI and the Python API both call these two.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -22,122 +24,60 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kaggle_digits import __version__
-from kaggle_digits.data import BUILTIN_CSV_SHA256, file_sha256, kaggle_credentials
+from kaggle_digits.builtin import BUILTIN_CSV_SHA256
+from kaggle_digits.constants import CLASSES, DEFAULT_MODEL, N_CLASSES
+from kaggle_digits.data import Digits, file_sha256, load_test, load_train
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.fileio import refuse_existing, write_bytes, write_json
+from kaggle_digits.kaggle_api import require_credentials
+from kaggle_digits.predict import Advance, Predictor, average_probabilities, prediction_steps
+from kaggle_digits.runs import Run, load_run
 from kaggle_digits.stats import ConfusionStats, confusion_stats
-from kaggle_digits.submission import (
-    count_data_rows,
-    read_label_file,
-    submission_problems,
-    write_submission,
-)
+from kaggle_digits.submission_file import read_label_file, write_submission
+from kaggle_digits.train import Progress, TrainConfig, config_for, fit, load_trained
 
 if TYPE_CHECKING:
     import pandas as pd
 
-COMPETITION = "digit-recognizer"
-KAGGLE_TEST_ROWS = 28_000  # Kaggle's test.csv, used when no local test file says otherwise
-CLASSES = tuple(range(10))
-SIDE = 28
-
-# Test-time augmentation views: the image itself and the four one-pixel shifts. Digits in
-# MNIST are centred by centre of mass, so a 1-pixel shift is well inside what the models
-# saw in training, while averaging over it smooths out a model's sensitivity to exact
-# placement. Larger shifts or rotations cost more and help less on this data.
-TTA_SHIFTS: tuple[tuple[int, int], ...] = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
-PREDICT_ROWS = 4096  # rows per predict call: small enough for a smooth progress bar
-
-Predictor = Callable[[np.ndarray], np.ndarray]
-Advance = Callable[[int], None]
+# A progress display for prediction: given the total rows and a title, a context that
+# yields the function to call with each chunk's row count.
+PredictionProgress = Callable[[int, str], AbstractContextManager[Advance]]
 
 
 # ---------------------------------------------------------------------------------------
-# Prediction: models × test-time views → averaged probabilities
+# Models: train on every row, or reuse a cv run's fold models
 # ---------------------------------------------------------------------------------------
 
-def shift_images(pixels: np.ndarray, dy: int, dx: int) -> np.ndarray:
-    """Move every 28×28 image ``dy`` rows down and ``dx`` columns right, filling with 0.
-
-    Slicing instead of ``np.roll`` so that ink leaving one edge never reappears on the
-    other; the result stays uint8 N×784 like the input.
-    """
-    images = pixels.reshape(-1, SIDE, SIDE)
-    out = np.zeros_like(images)
-    rows_to = slice(max(dy, 0), SIDE + min(dy, 0))
-    rows_from = slice(max(-dy, 0), SIDE + min(-dy, 0))
-    cols_to = slice(max(dx, 0), SIDE + min(dx, 0))
-    cols_from = slice(max(-dx, 0), SIDE + min(-dx, 0))
-    out[:, rows_to, cols_to] = images[:, rows_from, cols_from]
-    return out.reshape(len(pixels), SIDE * SIDE)
-
-
-def tta_views(tta: bool) -> tuple[tuple[int, int], ...]:
-    return TTA_SHIFTS if tta else TTA_SHIFTS[:1]
-
-
-def prediction_steps(rows: int, models: int, tta: bool) -> int:
-    """Rows a progress bar will see: every model scores every view of every test row."""
-    return rows * models * len(tta_views(tta))
-
-
-def average_probabilities(models: Sequence[Predictor], pixels: np.ndarray, *,
-                          tta: bool = False, advance: Advance | None = None) -> np.ndarray:
-    """Mean class probabilities over every model and every TTA view (N×10 float32).
-
-    Averaging probabilities (not votes) is what makes fold models and shifted views help:
-    a confident model outweighs an unsure one on the rows where they disagree.
-    """
-    if not models:
-        raise KdigitsError("no models to predict with")
-    total = np.zeros((len(pixels), len(CLASSES)), dtype=np.float64)
-    views = tta_views(tta)
-    for predict in models:
-        for dy, dx in views:
-            shifted = shift_images(pixels, dy, dx) if (dy, dx) != (0, 0) else pixels
-            for start in range(0, len(pixels), PREDICT_ROWS):
-                chunk = shifted[start:start + PREDICT_ROWS]
-                total[start:start + len(chunk)] += predict(chunk)
-                if advance is not None:
-                    advance(len(chunk))
-    return (total / (len(models) * len(views))).astype(np.float32)
-
-
-def training_config(preset: str, overrides: dict[str, Any], run: Any = None) -> Any:
+def training_config(preset: str, overrides: dict[str, Any], run: Run | None = None
+                    ) -> TrainConfig:
     """The preset's recipe, or a cv run's exact training config, with the CLI's overrides.
 
     A refit reuses the run's config as it was recorded (not the preset's current recipe),
     so the full-data model is trained the way the cross-validated one was.
     """
-    from kaggle_digits import train
-
     given = {k: v for k, v in overrides.items() if v is not None}
     if run is None:
-        return train.config_for(preset, **given)
+        return config_for(preset, **given)
     try:
-        recorded = train.TrainConfig(**run.config["training"])
+        recorded = TrainConfig(**run.config["training"])
     except (KeyError, TypeError) as error:
         raise KdigitsError(f"{run.path}/config.json has no usable training config "
                            f"({error})") from None
     return replace(recorded, **given)
 
 
-def train_full(config: Any, pixels: np.ndarray, labels: np.ndarray, *,
-               progress: Any = None) -> Predictor:
+def train_full(config: TrainConfig, pixels: np.ndarray, labels: np.ndarray, *,
+               progress: Progress | None = None) -> Predictor:
     """Train once on every training row (no fold held out: this model is the product)."""
-    from kaggle_digits import train
-
-    return train.fit(config.preset, pixels, labels, config, progress=progress).predict_proba
+    return fit(config.preset, pixels, labels, config, progress=progress).predict_proba
 
 
-def run_models(run: Any) -> list[Predictor]:
+def run_models(run: Run) -> list[Predictor]:
     """Load a cross-validation run's finished fold models, ready to average."""
-    from kaggle_digits import train
-
     paths = run.model_paths
     if not paths:
         raise KdigitsError(f"{run.path} has no finished fold models to predict with")
-    return [train.load_trained(path).predict_proba for path in paths]
+    return [load_trained(path).predict_proba for path in paths]
 
 
 # ---------------------------------------------------------------------------------------
@@ -178,7 +118,7 @@ def write_bundle(submission: str | os.PathLike[str], probabilities: np.ndarray,
     already published are removed again, so an interrupted write leaves nothing new.
     """
     probabilities = np.asarray(probabilities, dtype=np.float32)
-    if probabilities.ndim != 2 or probabilities.shape[1] != len(CLASSES):
+    if probabilities.ndim != 2 or probabilities.shape[1] != N_CLASSES:
         raise KdigitsError(f"probabilities must be N×10, got shape {probabilities.shape}")
     refuse_bundle(submission, force)
     csv_path, npy_path, json_path = bundle_paths(submission)
@@ -207,6 +147,18 @@ def file_record(path: str | os.PathLike[str], sha256: str | None = None) -> dict
     return {"path": str(path), "sha256": sha256 or file_sha256(path)}
 
 
+
+
+def read_record(submission: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The ``<name>.json`` written beside a submission, or None if there is none (a file
+    made elsewhere) or it is unreadable."""
+    try:
+        record = json.loads(record_path(submission).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
 # ---------------------------------------------------------------------------------------
 # What to print after writing: class distribution and the local score
 # ---------------------------------------------------------------------------------------
@@ -217,13 +169,13 @@ def class_distribution(predicted: np.ndarray, train_labels: np.ndarray | None) -
     A model that has collapsed onto a few classes, or a test file that is not the one it
     was meant for, shows up here as shares far from training's before any upload.
     """
-    counts = np.bincount(np.asarray(predicted, dtype=np.int64), minlength=len(CLASSES))
+    counts = np.bincount(np.asarray(predicted, dtype=np.int64), minlength=N_CLASSES)
     import pandas as pd  # lazy: the CLI's start-up does not pay for pandas
 
     table = pd.DataFrame({"predicted": counts, "predicted_share": counts / counts.sum()},
                          index=pd.Index(CLASSES, name="digit"))
     if train_labels is not None:
-        train = np.bincount(np.asarray(train_labels, dtype=np.int64), minlength=len(CLASSES))
+        train = np.bincount(np.asarray(train_labels, dtype=np.int64), minlength=N_CLASSES)
         table["train"] = train
         table["train_share"] = train / train.sum()
     return table
@@ -277,154 +229,133 @@ def score_record(stats: ConfusionStats, solution: str | os.PathLike[str]) -> dic
 
 
 # ---------------------------------------------------------------------------------------
-# Ensembles
+# The workflow: plan (every check, no training) → run (train or load, predict, write)
 # ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Ensemble:
-    """An ensemble's labels, with probabilities when every input had them."""
+class SubmitConfig:
+    """What ``kdigits submit`` was asked to do; recorded in the submission's JSON."""
 
-    method: str  # "mean-probabilities" or "majority-vote"
+    model: str | None = None  # a preset; None with run, else the default model
+    run: Path | None = None  # a cv run folder whose fold models are averaged
+    refit: bool = False  # with run: train once on all rows with the run's config instead
+    train: Path = Path("data/train.csv")
+    test: Path = Path("data/test.csv")
+    out: Path | None = None  # default: submissions/submission-<model>-<timestamp>.csv
+    force: bool = False
+    seed: int | None = None
+    epochs: int | None = None
+    tta: bool = False
+    solution: Path | None = None  # default: solution.csv beside test, if it belongs to it
+    upload: bool = False
+    message: str | None = None
+
+
+@dataclass
+class SubmitPlan:
+    """A submission ready to make: options settled, data read, nothing trained yet."""
+
+    config: SubmitConfig
+    name: str  # the model's name (a preset, or the cv run's model)
+    out: Path
+    train: Digits
+    test: Digits
+    cv_run: Run | None
+    training: TrainConfig | None  # None when the run's fold models are reused
+    solution: Path | None
+    record: dict[str, Any]
+    notes: list[str] = field(default_factory=list)  # worth telling the user before training
+
+    @property
+    def trains(self) -> bool:
+        return self.training is not None
+
+
+@dataclass
+class SubmitResult:
+    path: Path
     labels: np.ndarray
-    probabilities: np.ndarray | None
-    inputs: list[dict[str, Any]] = field(default_factory=list)
-    agreement: list[float] = field(default_factory=list)  # share of rows each input matches
+    probabilities: np.ndarray
+    distribution: pd.DataFrame
+    score: ConfusionStats | None
+    solution: Path | None
+    record: dict[str, Any]
 
 
-def majority_vote(votes: np.ndarray) -> np.ndarray:
-    """Most frequent label per row of ``votes`` (files × N); ties go to the earliest file.
+def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
+    """Check every option and read every input before any training, so a mistake (a
+    clash of options, an existing output, a wrong solution file, missing credentials for
+    ``upload``) costs seconds, not a training run."""
+    if config.run is None and config.refit:
+        raise KdigitsError("--refit only applies with --run RUN")
+    if config.run is not None and config.model is not None:
+        raise KdigitsError("give either --model or --run, not both")
+    if (config.run is not None and not config.refit
+            and (config.epochs is not None or config.seed is not None)):
+        raise KdigitsError("--epochs and --seed only apply when training "
+                           "(--model, or --run with --refit)")
+    if config.upload:
+        if not config.message:
+            raise KdigitsError("--upload needs a message: -m 'what this submission is'")
+        require_credentials()  # before training, not after
 
-    "Earliest" means: among the tied labels, the one named by the first file (in the
-    order given) that voted for any of them, so listing the best submission first makes
-    it the tie-breaker. ``scipy.stats.mode`` breaks ties by the smallest label instead.
-    """
-    votes = np.asarray(votes, dtype=np.int64)
-    rows = np.arange(votes.shape[1])
-    counts = np.zeros((votes.shape[1], len(CLASSES)), dtype=np.int64)
-    for file_votes in votes:
-        np.add.at(counts, (rows, file_votes), 1)
-    is_top = counts == counts.max(axis=1, keepdims=True)
-    winner = np.full(votes.shape[1], -1, dtype=np.int64)
-    for file_votes in votes:
-        pick = (winner < 0) & is_top[rows, file_votes]
-        winner[pick] = file_votes[pick]
-    return winner
+    cv_run = load_run(config.run) if config.run is not None else None
+    name = cv_run.model if cv_run is not None else (config.model or DEFAULT_MODEL)
+    training = None
+    if cv_run is None or config.refit:
+        training = training_config(name, {"seed": config.seed, "epochs": config.epochs},
+                                   cv_run)
+    label = name if cv_run is None else f"{name}-{'refit' if config.refit else 'folds'}"
+    out = config.out or default_output(label)
+    refuse_bundle(out, config.force)
 
-
-def _load_probabilities(submission: Path, labels: np.ndarray) -> np.ndarray | None:
-    path = probs_path(submission)
-    if not path.is_file():
-        return None
-    try:
-        probabilities = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise KdigitsError(f"{path}: not a readable .npy array ({error})") from error
-    if probabilities.shape != (len(labels), len(CLASSES)):
-        raise KdigitsError(f"{path} has shape {probabilities.shape}; expected "
-                           f"({len(labels)}, {len(CLASSES)}) to match {submission.name}")
-    if not np.isfinite(probabilities).all():
-        raise KdigitsError(f"{path} contains NaN or infinite values")
-    disagree = int((probabilities.argmax(axis=1) != labels).sum())
-    if disagree:
-        raise KdigitsError(f"{path} does not belong to {submission.name}: its most likely "
-                           f"class differs on {disagree:,} rows")
-    return probabilities.astype(np.float32)
-
-
-def ensemble(submissions: Sequence[str | os.PathLike[str]]) -> Ensemble:
-    """Combine submissions for the same test file.
-
-    Averages probabilities when every input has its ``.probs.npy`` beside it (a mixed set
-    falls back to voting, since a vote cannot be turned back into probabilities); otherwise
-    majority vote with ties going to the earliest file.
-    """
-    paths = [Path(p) for p in submissions]
-    if len(paths) < 2:
-        raise KdigitsError("an ensemble needs at least two submissions")
-    label_sets = [np.asarray(read_label_file(path).labels, dtype=np.int64) for path in paths]
-    rows = {len(labels) for labels in label_sets}
-    if len(rows) > 1:
-        sizes = ", ".join(f"{p.name}: {len(lab):,}" for p, lab in zip(paths, label_sets,
-                                                                        strict=True))
-        raise KdigitsError(f"submissions have different row counts ({sizes})")
-    probs = [_load_probabilities(path, labels) for path, labels in zip(paths, label_sets,
-                                                                         strict=True)]
-    inputs = [{**file_record(path), "probabilities": p is not None}
-              for path, p in zip(paths, probs, strict=True)]
-    if all(p is not None for p in probs):
-        mean = np.mean(np.stack(probs), axis=0).astype(np.float32)  # type: ignore[arg-type]
-        method, labels, probabilities = "mean-probabilities", mean.argmax(axis=1), mean
-    else:
-        method, labels, probabilities = "majority-vote", majority_vote(np.stack(label_sets)), None
-    agreement = [float((own == labels).mean()) for own in label_sets]
-    return Ensemble(method, labels, probabilities, inputs, agreement)
+    train = load_train(config.train)
+    test = load_test(config.test)
+    solution = config.solution or default_solution(config.test, test.sha256)
+    if solution is not None:
+        check_solution(solution, len(test))
+    record = base_record(command, model=name, run=str(cv_run.path) if cv_run else None,
+                         refit=config.refit, tta=config.tta,
+                         train=file_record(config.train, train.sha256),
+                         test=file_record(config.test, test.sha256))
+    notes = []
+    recorded_sha = (cv_run.config.get("data") or {}).get("train_sha256") if cv_run else None
+    if training is not None and recorded_sha not in (None, train.sha256):
+        notes.append(f"{config.train} is not the train file {cv_run.path} was "  # type: ignore[union-attr]
+                     "cross-validated on (SHA-256 differs)")
+    return SubmitPlan(config, name, out, train, test, cv_run, training, solution, record,
+                      notes)
 
 
-def write_ensemble(result: Ensemble, out: str | os.PathLike[str], record: dict[str, Any], *,
-                   force: bool = False) -> Path:
-    """A voted ensemble has no probabilities of its own, so it gets one-hot ones: later
-    ensembles can still use it, and its argmax is exactly its labels."""
-    probabilities = result.probabilities
-    if probabilities is None:
-        probabilities = np.eye(len(CLASSES), dtype=np.float32)[result.labels]
-    return write_bundle(out, probabilities, record, force=force)
+def plan_models(plan: SubmitPlan, progress: Progress | None = None) -> list[Predictor]:
+    """Train the full-data model, or load the cv run's fold models."""
+    if plan.training is not None:
+        plan.record["config"] = plan.training.to_json()
+        return [train_full(plan.training, plan.train.pixels, plan.train.labels,  # type: ignore[arg-type]
+                           progress=progress)]
+    assert plan.cv_run is not None
+    plan.record.update(config=plan.cv_run.config.get("training"),
+                       fold_models=[str(p) for p in plan.cv_run.model_paths])
+    return run_models(plan.cv_run)
 
 
-# ---------------------------------------------------------------------------------------
-# Kaggle upload
-# ---------------------------------------------------------------------------------------
-
-CREDENTIALS_HELP = ("no Kaggle credentials: save your API token (kaggle.com → Settings → API "
-                    "→ Create New Token) as ~/.kaggle/kaggle.json, or set KAGGLE_USERNAME and "
-                    "KAGGLE_KEY")
-
-
-def expected_rows(test: str | os.PathLike[str] | None) -> int:
-    """Rows a submission must have: the local test file's, else Kaggle's 28,000."""
-    if test is not None and Path(test).exists():
-        return count_data_rows(test)
-    return KAGGLE_TEST_ROWS
-
-
-def check_submission(path: str | os.PathLike[str], rows: int) -> None:
-    problems = submission_problems(path, rows)
-    if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise KdigitsError(f"{path} is not a valid submission: {problems[0]}{more}")
-
-
-def upload(path: str | os.PathLike[str], message: str, *, rows: int) -> str:
-    """Validate, check credentials, then submit: a bad file never reaches Kaggle."""
-    if not Path(path).is_file():
-        raise KdigitsError(f"{path}: no such file")
-    check_submission(path, rows)
-    if not message.strip():
-        raise KdigitsError("the submission message (-m) must not be empty")
-    require_credentials()
-    return kaggle_submit(Path(path), message)
-
-
-def require_credentials() -> None:
-    """Checked before the kaggle package is imported (which prints a page of help and
-    exits without them), and by ``submit --upload`` before any training."""
-    if kaggle_credentials() is None:
-        raise KdigitsError(CREDENTIALS_HELP)
-
-
-def kaggle_submit(path: Path, message: str) -> str:
-    """The only network call of submit/upload: the kaggle package's ``competition_submit``,
-    kept this small because it cannot be exercised offline."""
-    try:
-        from kaggle.api.kaggle_api_extended import KaggleApi
-    except ImportError as error:
-        raise KdigitsError("the kaggle package is not installed: pip install kaggle") from error
-    try:
-        api = KaggleApi()
-        api.authenticate()
-        response = api.competition_submit(str(path), message, COMPETITION, quiet=True)
-    except SystemExit as error:  # the package exits when it rejects the credentials
-        raise KdigitsError(CREDENTIALS_HELP.replace("no Kaggle", "unusable Kaggle")) from error
-    except Exception as error:
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise KdigitsError(f"upload to Kaggle failed: {first}") from error
-    return str(getattr(response, "message", "") or "submitted")
+def run_submit(plan: SubmitPlan, models: list[Predictor], *,
+               prediction_progress: PredictionProgress | None = None) -> SubmitResult:
+    """Predict the test file with ``models``, score it when a solution is known, and write
+    the bundle atomically (nothing is written if anything fails before)."""
+    tta = plan.config.tta
+    steps = prediction_steps(len(plan.test), len(models), tta)
+    title = f"Predicting {plan.config.test.name}" + (" (TTA ×5)" if tta else "")
+    bar = (prediction_progress(steps, title) if prediction_progress is not None
+           else nullcontext(None))
+    with bar as advance:
+        probabilities = average_probabilities(models, plan.test.pixels, tta=tta,
+                                              advance=advance)
+    labels = probabilities.argmax(axis=1)
+    stats = score(labels, plan.solution) if plan.solution is not None else None
+    if stats is not None:
+        plan.record["score"] = score_record(stats, plan.solution)  # type: ignore[arg-type]
+    path = write_bundle(plan.out, probabilities, plan.record, force=plan.config.force)
+    return SubmitResult(path, labels, probabilities,
+                        class_distribution(labels, plan.train.labels), stats, plan.solution,
+                        plan.record)

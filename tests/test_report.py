@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from conftest import run_kdigits
 
-from kaggle_digits import report
+from kaggle_digits import report, runs
 from kaggle_digits.errors import KdigitsError
 
 
@@ -111,7 +111,7 @@ def test_most_confused_pairs_come_from_the_run_table(mlp_run):
 
 @pytest.mark.slow  # uses a real `kdigits cv` run
 def test_gallery_shows_the_most_confident_mistakes(mlp_run):
-    predictions = report.load_predictions(mlp_run)
+    predictions = runs.load_predictions(mlp_run)
     mistakes = report.confident_mistakes(predictions, top=12)
     assert len(mistakes) == 12
     assert (mistakes["prediction"] != mistakes["label"]).all()

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from kaggle_digits.errors import KdigitsError
-from kaggle_digits.submission import (
+from kaggle_digits.submission_file import (
     count_data_rows,
     parse_levels,
     read_label_file,

@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kaggle_digits import fileio
+from kaggle_digits import constants, fileio, kaggle_api, predict
+from kaggle_digits import ensemble as ens
 from kaggle_digits import submit as sub
 from kaggle_digits.errors import KdigitsError
-from kaggle_digits.submission import read_label_file, submission_problems
+from kaggle_digits.submission_file import read_label_file, submission_problems
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -61,21 +62,21 @@ def test_shift_moves_ink_by_one_pixel_each_way(digits):
     assert framed.mean() > 0.9
     pixels = digits[0][framed]
     before = ink_centroid(pixels)
-    for dy, dx in sub.TTA_SHIFTS[1:]:
-        shifted = sub.shift_images(pixels, dy, dx)
+    for dy, dx in predict.TTA_SHIFTS[1:]:
+        shifted = predict.shift_images(pixels, dy, dx)
         assert shifted.dtype == np.uint8 and shifted.shape == pixels.shape
         assert (shifted.sum(axis=1, dtype=np.int64) == pixels.sum(axis=1, dtype=np.int64)).all()
         np.testing.assert_allclose(ink_centroid(shifted) - before,
                                    np.broadcast_to([dy, dx], before.shape), atol=1e-9)
-        back = sub.shift_images(shifted, -dy, -dx)
+        back = predict.shift_images(shifted, -dy, -dx)
         np.testing.assert_array_equal(back, pixels)
 
 
 def test_shift_drops_ink_at_the_edge_instead_of_wrapping():
     image = np.zeros((1, 784), dtype=np.uint8)
     image[0, 27] = 255  # top-right corner
-    assert sub.shift_images(image, 0, 1).sum() == 0
-    moved = sub.shift_images(image, 1, 0).reshape(28, 28)
+    assert predict.shift_images(image, 0, 1).sum() == 0
+    moved = predict.shift_images(image, 1, 0).reshape(28, 28)
     assert moved[1, 27] == 255 and moved.sum() == 255
 
 
@@ -89,16 +90,16 @@ def test_average_probabilities_over_models_and_views(digits):
         return lambda chunk: table[[lookup[row.tobytes()] for row in chunk]]
 
     steps = []
-    mean = sub.average_probabilities([model(first), model(second)], pixels,
+    mean = predict.average_probabilities([model(first), model(second)], pixels,
                                      advance=steps.append)
     np.testing.assert_allclose(mean, (first + second) / 2, rtol=1e-6)
     assert mean.dtype == np.float32
-    assert sum(steps) == sub.prediction_steps(len(pixels), 2, tta=False)
+    assert sum(steps) == predict.prediction_steps(len(pixels), 2, tta=False)
 
 
 def test_tta_averages_the_five_views(digits, monkeypatch):
     pixels, _ = digits
-    monkeypatch.setattr(sub, "PREDICT_ROWS", 128)  # several chunks per view
+    monkeypatch.setattr(predict, "PREDICT_ROWS", 128)  # several chunks per view
 
     def column_of_ink(chunk):
         """A 'model' that only sees where the ink is: class = mean ink column // 3."""
@@ -106,19 +107,19 @@ def test_tta_averages_the_five_views(digits, monkeypatch):
         return np.eye(10, dtype=np.float32)[np.clip(col // 3, 0, 9).astype(int)]
 
     steps = []
-    plain = sub.average_probabilities([column_of_ink], pixels)
-    tta = sub.average_probabilities([column_of_ink], pixels, tta=True, advance=steps.append)
-    expected = np.mean([column_of_ink(sub.shift_images(pixels, dy, dx))
-                        for dy, dx in sub.TTA_SHIFTS], axis=0)
+    plain = predict.average_probabilities([column_of_ink], pixels)
+    tta = predict.average_probabilities([column_of_ink], pixels, tta=True, advance=steps.append)
+    expected = np.mean([column_of_ink(predict.shift_images(pixels, dy, dx))
+                        for dy, dx in predict.TTA_SHIFTS], axis=0)
     np.testing.assert_allclose(tta, expected, rtol=1e-6)
     assert not np.allclose(plain, tta)  # the shifted views really were looked at
-    assert sum(steps) == sub.prediction_steps(len(pixels), 1, tta=True) == 5 * len(pixels)
+    assert sum(steps) == predict.prediction_steps(len(pixels), 1, tta=True) == 5 * len(pixels)
     np.testing.assert_allclose(tta.sum(axis=1), 1, rtol=1e-6)
 
 
 def test_no_models_is_an_error(digits):
     with pytest.raises(KdigitsError):
-        sub.average_probabilities([], digits[0])
+        predict.average_probabilities([], digits[0])
 
 
 # ----------------------------------------------------------------------------- bundles
@@ -198,7 +199,8 @@ def test_default_output(tmp_path):
 
 
 def test_default_solution_only_when_it_belongs_to_the_test_file(tmp_path, sample_files):
-    from kaggle_digits.data import BUILTIN_CSV_SHA256, file_sha256
+    from kaggle_digits.builtin import BUILTIN_CSV_SHA256
+    from kaggle_digits.data import file_sha256
 
     test = sample_files["test"]
     assert sub.default_solution(test, file_sha256(test)) == sample_files["solution"]
@@ -260,11 +262,11 @@ def test_ensemble_of_identical_probability_files_equals_either(tmp_path, digits)
     probs = fake_probabilities(labels)
     a = sub.write_bundle(tmp_path / "a.csv", probs, {})
     b = sub.write_bundle(tmp_path / "b.csv", probs, {})
-    result = sub.ensemble([a, b])
+    result = ens.ensemble([a, b])
     assert result.method == "mean-probabilities"
     np.testing.assert_array_equal(result.probabilities, probs)
     np.testing.assert_array_equal(result.labels, labels)
-    out = sub.write_ensemble(result, tmp_path / "ens.csv", {})
+    out = ens.write_ensemble(result, tmp_path / "ens.csv", {})
     assert out.read_bytes() == a.read_bytes()
     np.testing.assert_array_equal(np.load(tmp_path / "ens.probs.npy"), probs)
 
@@ -280,7 +282,7 @@ def test_ensemble_averages_probabilities(tmp_path, digits):
     unsure[rows, labels[rows]] = 0.35
     a = sub.write_bundle(tmp_path / "a.csv", sure, {})
     b = sub.write_bundle(tmp_path / "b.csv", unsure, {})
-    result = sub.ensemble([b, a])
+    result = ens.ensemble([b, a])
     np.testing.assert_allclose(result.probabilities, (sure + unsure) / 2, rtol=1e-6)
     np.testing.assert_array_equal(result.labels, labels)  # the confident model wins
     assert result.agreement == [pytest.approx(0.8), 1.0]
@@ -295,9 +297,9 @@ def test_majority_vote_breaks_ties_by_the_earliest_file():
     ])
     # col 0: 3 vs 5 tie → file 1 says 3; col 1: 3 vs... 3×2 beats 7, 5;
     # col 2: 1 vs 2 tie → file 1 says 1; col 3: four-way tie → 4; col 4: all differ → 0
-    np.testing.assert_array_equal(sub.majority_vote(votes), [3, 3, 1, 4, 0])
+    np.testing.assert_array_equal(ens.majority_vote(votes), [3, 3, 1, 4, 0])
     # file 1's label is not among the tied ones: the next file that names one decides
-    np.testing.assert_array_equal(sub.majority_vote(np.array([[7], [2], [9], [9], [2]])),
+    np.testing.assert_array_equal(ens.majority_vote(np.array([[7], [2], [9], [9], [2]])),
                                   [2])
 
 
@@ -311,11 +313,11 @@ def test_ensemble_majority_vote_on_plain_submissions(tmp_path, sample_files):
         noisy[rows] = (noisy[rows] + 1 + i) % 10
         paths.append(tmp_path / f"plain{i}.csv")
         write_plain(paths[-1], noisy)
-    result = sub.ensemble(paths)
+    result = ens.ensemble(paths)
     assert result.method == "majority-vote" and result.probabilities is None
     singles = [float((read_label_file(p).labels == truth).mean()) for p in paths]
     assert float((result.labels == truth).mean()) > max(singles)
-    out = sub.write_ensemble(result, tmp_path / "vote.csv", {"method": result.method})
+    out = ens.write_ensemble(result, tmp_path / "vote.csv", {"method": result.method})
     assert submission_problems(out, len(truth)) == []
     onehot = np.load(tmp_path / "vote.probs.npy")
     np.testing.assert_array_equal(onehot.argmax(axis=1), result.labels)
@@ -326,7 +328,7 @@ def test_ensemble_mixed_inputs_fall_back_to_voting(tmp_path, digits):
     a = sub.write_bundle(tmp_path / "a.csv", fake_probabilities(labels), {})
     b = tmp_path / "b.csv"
     write_plain(b, labels)
-    assert sub.ensemble([a, b]).method == "majority-vote"
+    assert ens.ensemble([a, b]).method == "majority-vote"
 
 
 def test_ensemble_input_checks(tmp_path, digits):
@@ -335,15 +337,15 @@ def test_ensemble_input_checks(tmp_path, digits):
     short = tmp_path / "short.csv"
     write_plain(short, labels[:-1])
     with pytest.raises(KdigitsError, match="different row counts"):
-        sub.ensemble([a, short])
+        ens.ensemble([a, short])
     with pytest.raises(KdigitsError, match="at least two"):
-        sub.ensemble([a])
+        ens.ensemble([a])
     # probabilities that belong to another file are refused, not silently averaged
     c = tmp_path / "c.csv"
     write_plain(c, (labels + 1) % 10)
     np.save(tmp_path / "c.probs.npy", fake_probabilities(labels))
     with pytest.raises(KdigitsError, match="does not belong"):
-        sub.ensemble([a, c])
+        ens.ensemble([a, c])
 
 
 # ----------------------------------------------------------------------------- upload
@@ -356,16 +358,17 @@ def no_credentials(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     calls = []
-    monkeypatch.setattr(sub, "kaggle_submit", lambda path, message: calls.append(path) or "ok")
+    monkeypatch.setattr(kaggle_api, "kaggle_submit",
+                        lambda path, message: calls.append(path) or "ok")
     return calls
 
 
 def test_upload_without_credentials_says_where_they_go(tmp_path, digits, no_credentials):
     _, labels = digits
     out = sub.write_bundle(tmp_path / "s.csv", fake_probabilities(labels), {})
-    assert sub.kaggle_credentials() is None
+    assert kaggle_api.kaggle_credentials() is None
     with pytest.raises(KdigitsError) as error:
-        sub.upload(out, "first try", rows=len(labels))
+        kaggle_api.upload(out, "first try", rows=len(labels))
     message = str(error.value)
     assert "\n" not in message and "kaggle.json" in message and "KAGGLE_KEY" in message
     assert no_credentials == []
@@ -382,16 +385,17 @@ def test_upload_validates_before_calling_kaggle(tmp_path, digits, no_credentials
         folder = tmp_path / "home" / ".kaggle"
         folder.mkdir(parents=True)
         (folder / "kaggle.json").write_text('{"username": "someone", "key": "x"}')
-    assert sub.kaggle_credentials() is not None
+    assert kaggle_api.kaggle_credentials() is not None
     good = sub.write_bundle(tmp_path / "s.csv", fake_probabilities(labels), {})
     bad = tmp_path / "bad.csv"
     write_plain(bad, labels[:-1])  # one row short
     with pytest.raises(KdigitsError, match="not a valid submission"):
-        sub.upload(bad, "msg", rows=len(labels))
+        kaggle_api.upload(bad, "msg", rows=len(labels))
     with pytest.raises(KdigitsError, match="not a valid submission"):
-        sub.upload(good, "msg", rows=sub.KAGGLE_TEST_ROWS)  # right file, wrong test set
+        # right file, wrong test set
+        kaggle_api.upload(good, "msg", rows=constants.KAGGLE_TEST_ROWS)
     with pytest.raises(KdigitsError, match="message"):
-        sub.upload(good, "  ", rows=len(labels))
+        kaggle_api.upload(good, "  ", rows=len(labels))
     assert no_credentials == []
-    assert sub.upload(good, "msg", rows=len(labels)) == "ok"
+    assert kaggle_api.upload(good, "msg", rows=len(labels)) == "ok"
     assert no_credentials == [good]

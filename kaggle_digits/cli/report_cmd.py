@@ -84,7 +84,7 @@ def show(
     if test and run is not None:
         raise KdigitsError("runs hold predictions for train.csv rows only; drop --test")
     if train is None:
-        from kaggle_digits.report import finished_run, train_path
+        from kaggle_digits.runs import finished_run, train_path
 
         train = (train_path(finished_run(run))[0] if run is not None else None) or DEFAULT_TRAIN
     digits = data.load_test(test_file) if test else data.load_train(train)
@@ -97,7 +97,7 @@ def show(
         console.print(f"[bold]{train}[/] row {index}: label [bold]{digits.labels[index]}[/]")
     console.print(digit_text(digits.pixels[index], color=console.color_system is not None))
     if run is not None:
-        from kaggle_digits.report import run_prediction
+        from kaggle_digits.runs import run_prediction
 
         said = run_prediction(run, index, digits.sha256)
         where = ("holdout" if said["set"] == "holdout"

@@ -15,15 +15,12 @@ from typing import Annotated
 import typer
 
 from kaggle_digits.cli.app import app, console
+from kaggle_digits.constants import DEFAULT_PRINT_MODE, PRINT_MODES
 from kaggle_digits.errors import KdigitsError
 
-
-class Mode(StrEnum):
-    """caret's ``mode``: which by-class rows are shown."""
-
-    sens_spec = "sens_spec"
-    prec_recall = "prec_recall"
-    everything = "everything"
+# caret's ``mode`` (which by-class rows are shown) as a choice Typer can list and check.
+Mode = StrEnum("Mode", {mode: mode for mode in PRINT_MODES})
+DEFAULT_MODE = Mode(DEFAULT_PRINT_MODE)
 
 
 @app.command()
@@ -34,7 +31,7 @@ def score(
     labels: Annotated[str | None, typer.Option(
         "--labels", help="Class levels in order, e.g. 0-9 or 0,1,2; by default the "
                          "sorted union of both files' labels.")] = None,
-    mode: Annotated[Mode, typer.Option(help="caret's print mode.")] = Mode.sens_spec,
+    mode: Annotated[Mode, typer.Option(help="caret's print mode.")] = DEFAULT_MODE,
     json_path: Annotated[str | None, typer.Option(
         "--json", help="Also write the statistics as JSON to PATH ('-': stdout only).",
         metavar="PATH")] = None,
@@ -44,7 +41,7 @@ def score(
     """Score a submission against a solution file, with caret's confusionMatrix statistics."""
     from kaggle_digits.caret_text import print_caret
     from kaggle_digits.fileio import write_json
-    from kaggle_digits.submission import parse_levels, score_files
+    from kaggle_digits.submission_file import parse_levels, score_files
 
     levels = parse_levels(labels) if labels is not None else None
     stats = score_files(submission, solution, levels)
@@ -68,7 +65,7 @@ def validate(
                        "number of rows.")] = Path("data/test.csv"),
 ) -> None:
     """Check a submission the way Kaggle will, before uploading it."""
-    from kaggle_digits.submission import count_data_rows, submission_problems
+    from kaggle_digits.submission_file import count_data_rows, submission_problems
 
     expected = count_data_rows(test)
     problems = submission_problems(submission, expected)

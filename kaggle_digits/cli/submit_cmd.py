@@ -20,18 +20,20 @@ from rich.progress import (
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
-from kaggle_digits import submit as sub
 from kaggle_digits.caret_text import print_caret
 from kaggle_digits.cli.app import app, console
+from kaggle_digits.constants import COMPETITION, DEFAULT_MODEL
+from kaggle_digits.ensemble import make_ensemble
 from kaggle_digits.errors import KdigitsError
+from kaggle_digits.kaggle_api import upload as kaggle_upload
+from kaggle_digits.predict import Advance
 from kaggle_digits.stats import ConfusionStats
+from kaggle_digits.submission_file import expected_rows
+from kaggle_digits.submit import SubmitConfig, plan_models, plan_submit, run_submit
 from kaggle_digits.train import Progress
 
 if TYPE_CHECKING:
     import pandas as pd
-
-DEFAULT_MODEL = "cnn-fast"
-
 
 def _command() -> str:
     return shlex.join(["kdigits", *sys.argv[1:]])
@@ -74,7 +76,7 @@ def _training_progress() -> Iterator[Progress]:
 
 
 @contextmanager
-def _prediction_bar(total: int, what: str) -> Iterator[sub.Advance]:
+def _prediction_bar(total: int, what: str) -> Iterator[Advance]:
     with _bar() as bar:
         task = bar.add_task(what, total=total)
         yield lambda rows: bar.advance(task, rows)
@@ -109,8 +111,8 @@ def _print_score(stats: ConfusionStats, solution: Path) -> None:
 def _upload(path: Path, message: str | None, rows: int) -> None:
     if not message:
         raise KdigitsError("--upload needs a message: -m 'what this submission is'")
-    answer = sub.upload(path, message, rows=rows)
-    console.print(f"Uploaded to Kaggle ({sub.COMPETITION}): {answer}", highlight=False)
+    answer = kaggle_upload(path, message, rows=rows)
+    console.print(f"Uploaded to Kaggle ({COMPETITION}): {answer}", highlight=False)
 
 
 @app.command()
@@ -141,73 +143,29 @@ def submit(
                                                 help="Upload message.")] = None,
 ) -> None:
     """Train a preset (or reuse a cv run), predict test.csv and write a Kaggle submission."""
-    from kaggle_digits.data import load_test, load_train
-    from kaggle_digits.runs import load_run
-
-    if run is None and refit:
-        raise KdigitsError("--refit only applies with --run RUN")
-    if run is not None and model is not None:
-        raise KdigitsError("give either --model or --run, not both")
-    if run is not None and not refit and (epochs is not None or seed is not None):
-        raise KdigitsError("--epochs and --seed only apply when training "
-                           "(--model, or --run with --refit)")
-    if upload:
-        if not message:
-            raise KdigitsError("--upload needs a message: -m 'what this submission is'")
-        sub.require_credentials()  # before training, not after
-
-    cv_run = load_run(run) if run is not None else None
-    name = cv_run.model if cv_run is not None else (model or DEFAULT_MODEL)
-    training = None
-    if cv_run is None or refit:  # settle the config first: a bad option costs no training
-        training = sub.training_config(name, {"seed": seed, "epochs": epochs}, cv_run)
-    label = name if cv_run is None else f"{name}-{'refit' if refit else 'folds'}"
-    out = out or sub.default_output(label)
-    sub.refuse_bundle(out, force)  # before any training: a refusal costs nothing
-
-    train_data = load_train(train)
-    test_data = load_test(test)
-    solution = solution or sub.default_solution(test, test_data.sha256)
-    if solution is not None:
-        sub.check_solution(solution, len(test_data.pixels))
-    record = sub.base_record(_command(), model=name, run=str(cv_run.path) if cv_run else None,
-                             refit=refit, tta=tta,
-                             train=sub.file_record(train, train_data.sha256),
-                             test=sub.file_record(test, test_data.sha256))
-    if training is not None:
-        if cv_run is not None and cv_run.config.get("data", {}).get("train_sha256") not in (
-                None, train_data.sha256):
-            console.print(f"[yellow]note:[/] {train} is not the train file {cv_run.path} was "
-                          "cross-validated on (SHA-256 differs)", highlight=False)
-        console.print(f"Training [bold]{name}[/] on all {len(train_data.pixels):,} rows of "
+    plan = plan_submit(SubmitConfig(model=model, run=run, refit=refit, train=train, test=test,
+                                    out=out, force=force, seed=seed, epochs=epochs, tta=tta,
+                                    solution=solution, upload=upload, message=message),
+                       command=_command())
+    for note in plan.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    if plan.trains:
+        console.print(f"Training [bold]{plan.name}[/] on all {len(plan.train):,} rows of "
                       f"{train}", highlight=False)
         with _training_progress() as progress:
-            predictors = [sub.train_full(training, train_data.pixels, train_data.labels,
-                                         progress=progress)]
-        record["config"] = training.to_json()
+            models = plan_models(plan, progress)
     else:
-        predictors = sub.run_models(cv_run)
-        record.update(config=cv_run.config.get("training"),
-                      fold_models=[str(p) for p in cv_run.model_paths])
-        console.print(f"Averaging the {len(predictors)} fold models of {cv_run.path}",
+        models = plan_models(plan)
+        console.print(f"Averaging the {len(models)} fold models of {plan.cv_run.path}",  # type: ignore[union-attr]
                       highlight=False)
+    result = run_submit(plan, models, prediction_progress=_prediction_bar)
 
-    steps = sub.prediction_steps(len(test_data.pixels), len(predictors), tta)
-    with _prediction_bar(steps, f"Predicting {test.name}" + (" (TTA ×5)" if tta else "")) as step:
-        probabilities = sub.average_probabilities(predictors, test_data.pixels, tta=tta,
-                                                  advance=step)
-    labels = probabilities.argmax(axis=1)
-    stats = sub.score(labels, solution) if solution is not None else None
-    if stats is not None:
-        record["score"] = sub.score_record(stats, solution)
-    path = sub.write_bundle(out, probabilities, record, force=force)
-
-    console.print(_distribution_table(sub.class_distribution(labels, train_data.labels)))
-    if stats is not None:
-        _print_score(stats, solution)
+    console.print(_distribution_table(result.distribution))
+    if result.score is not None:
+        _print_score(result.score, result.solution)  # type: ignore[arg-type]
     if upload:
-        _upload(path, message, len(labels))
-    console.print(str(path), highlight=False, soft_wrap=True)
+        _upload(result.path, message, len(result.labels))
+    console.print(str(result.path), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -220,26 +178,17 @@ def ensemble(
         show_default=False)] = None,
     force: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     solution: Annotated[Path | None, typer.Option(
-        help="ImageId,Label answers to score against [default: data/solution.csv when it has "
-             "as many rows].", show_default=False)] = None,
+        help="ImageId,Label answers to score against [default: the solution.csv beside the "
+             "test file the inputs were made for, if it belongs to it].",
+        show_default=False)] = None,
+    test: Annotated[Path, typer.Option(
+        help="Test file the inputs predict, when their records do not say.")
+    ] = Path("data/test.csv"),
 ) -> None:
     """Average the inputs' saved probabilities (or majority-vote plain submissions)."""
-    out = out or sub.default_output("ensemble")
-    sub.refuse_bundle(out, force)
-    result = sub.ensemble(submissions)
-    stats = None
-    if solution is None:
-        builtin = Path("data/solution.csv")
-        if builtin.is_file() and sub.label_rows(builtin) == len(result.labels):
-            solution = builtin
-    if solution is not None:
-        stats = sub.score(result.labels, solution)
-    record = sub.base_record(_command(), method=result.method, inputs=result.inputs,
-                             agreement=result.agreement)
-    if stats is not None:
-        record["score"] = sub.score_record(stats, solution)
-    path = sub.write_ensemble(result, out, record, force=force)
-
+    made = make_ensemble(submissions, out=out, force=force, solution=solution, test=test,
+                         command=_command())
+    result = made.ensemble
     how = ("mean of saved probabilities" if result.method == "mean-probabilities"
            else "majority vote (ties: earliest file)")
     view = Table(title=f"Ensemble of {len(submissions)} submissions: {how}",
@@ -250,10 +199,10 @@ def ensemble(
     for item, share in zip(result.inputs, result.agreement, strict=True):
         view.add_row(item["path"], "yes" if item["probabilities"] else "no", f"{share:.2%}")
     console.print(view)
-    console.print(_distribution_table(sub.class_distribution(result.labels, None)))
-    if stats is not None:
-        _print_score(stats, solution)
-    console.print(str(path), highlight=False, soft_wrap=True)
+    console.print(_distribution_table(made.distribution))
+    if made.score is not None:
+        _print_score(made.score, made.solution)  # type: ignore[arg-type]
+    console.print(str(made.path), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -267,5 +216,5 @@ def upload(
     ] = Path("data/test.csv"),
 ) -> None:
     """Validate a submission, then upload it to Kaggle's digit-recognizer competition."""
-    _upload(submission, message, sub.expected_rows(test))
+    _upload(submission, message, expected_rows(test))
     console.print(str(submission), highlight=False, soft_wrap=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,13 +29,13 @@ from rich.table import Table
 
 from kaggle_digits import runs
 from kaggle_digits.cli.app import app, console
+from kaggle_digits.constants import DEFAULT_MODEL, DEFAULT_PRINT_MODE, PRINT_MODES
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.splits import SplitConfig
 from kaggle_digits.train import Progress
 
-DEFAULTS = {"model": "cnn-fast", "train": Path("data/train.csv"), "folds": 5, "holdout": 0.1,
-            "percent": 100.0, "test_size": 0.2, "seed": 42}
-MODES = ("sens_spec", "prec_recall", "everything")
+DEFAULT_TRAIN = Path("data/train.csv")
+SPLIT_DEFAULTS = SplitConfig()
 RUNS = Path("runs")
 
 
@@ -155,9 +156,8 @@ def fold_table(result: runs.CVResult) -> Table:
                       str(f["epochs"] or "–"), seconds(f))
 
     def mean_sd(key: str) -> str:
-        values = np.array([f[key] for f in result.folds], dtype=float)
-        sd = f" ± {values.std(ddof=1):.4f}" if values.size > 1 else ""
-        return f"{values.mean():.4f}{sd}"
+        mean, sd = runs.mean_sd([f[key] for f in result.folds])
+        return f"{mean:.4f}" + (f" ± {sd:.4f}" if sd is not None else "")
 
     means = {k: float(np.mean([f[k] for f in result.folds]))
              for k in ("wall_s", "user_s", "system_s")}
@@ -174,22 +174,24 @@ def _given(**options: Any) -> list[str]:
 @app.command()
 def cv(
     model: Annotated[str | None, typer.Option(
-        help="Model preset (see `kdigits models`).", show_default="cnn-fast")] = None,
+        help="Model preset (see `kdigits models`).", show_default=DEFAULT_MODEL)] = None,
     train: Annotated[Path | None, typer.Option(
-        help="Training CSV or Kaggle zip.", show_default="data/train.csv")] = None,
+        help="Training CSV or Kaggle zip.", show_default=str(DEFAULT_TRAIN))] = None,
     folds: Annotated[int | None, typer.Option(
-        help="k for stratified k-fold; 1 = one train/test split.", show_default="5")] = None,
+        help="k for stratified k-fold; 1 = one train/test split.",
+        show_default=str(SPLIT_DEFAULTS.folds))] = None,
     holdout: Annotated[float | None, typer.Option(
         help="Stratified share held out from all training and selection; 0 for none.",
-        show_default="0.1")] = None,
+        show_default=str(SPLIT_DEFAULTS.holdout))] = None,
     percent: Annotated[float | None, typer.Option(
         help="Use a stratified P% sample of the training rows (for speed).",
-        show_default="100")] = None,
+        show_default=f"{SPLIT_DEFAULTS.percent:g}")] = None,
     test_size: Annotated[float | None, typer.Option(
-        help="Test share of the split when --folds 1.", show_default="0.2")] = None,
+        help="Test share of the split when --folds 1.",
+        show_default=str(SPLIT_DEFAULTS.test_size))] = None,
     seed: Annotated[int | None, typer.Option(
         help="Seed for splits, weights and shuffling; fold k trains with seed + k.",
-        show_default="42")] = None,
+        show_default=str(SPLIT_DEFAULTS.seed))] = None,
     epochs: Annotated[int | None, typer.Option(help="Override the preset's epochs.")] = None,
     batch_size: Annotated[int | None, typer.Option(
         help="Override the preset's batch size.")] = None,
@@ -202,14 +204,15 @@ def cv(
         metavar="RUN", help="Finish an interrupted run, reusing its finished folds and its "
                             "settings.")] = None,
     mode: Annotated[str, typer.Option(
-        help="caret print mode: sens_spec, prec_recall or everything.")] = "sens_spec",
+        help=f"caret print mode: {', '.join(PRINT_MODES)}.")] = DEFAULT_PRINT_MODE,
 ) -> None:
     """Cross-validate a model: stratified folds, a holdout, caret statistics, a run folder."""
     from kaggle_digits.caret_text import print_caret
+    from kaggle_digits.report import write_report
     from kaggle_digits.train import config_for
 
-    if mode not in MODES:
-        raise KdigitsError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if mode not in PRINT_MODES:
+        raise KdigitsError(f"--mode must be one of {', '.join(PRINT_MODES)}, not {mode!r}")
     if resume is not None:
         clash = _given(model=model, folds=folds, holdout=holdout, percent=percent,
                        test_size=test_size, seed=seed, epochs=epochs, batch_size=batch_size,
@@ -219,16 +222,14 @@ def cv(
                                f"drop {', '.join(clash)}")
         plan = runs.resume_cv(resume, train)
     else:
-        name = model or DEFAULTS["model"]
-        split = SplitConfig(folds=DEFAULTS["folds"] if folds is None else folds,
-                            holdout=DEFAULTS["holdout"] if holdout is None else holdout,
-                            percent=DEFAULTS["percent"] if percent is None else percent,
-                            test_size=DEFAULTS["test_size"] if test_size is None else test_size,
-                            seed=DEFAULTS["seed"] if seed is None else seed)
+        name = model or DEFAULT_MODEL
+        given = {"folds": folds, "holdout": holdout, "percent": percent,
+                 "test_size": test_size, "seed": seed}
+        split = replace(SPLIT_DEFAULTS, **{k: v for k, v in given.items() if v is not None})
         training = config_for(name, epochs=epochs, batch_size=batch_size,
                               learning_rate=learning_rate, optimizer=optimizer,
                               seed=split.seed)
-        train_path = train or DEFAULTS["train"]
+        train_path = train or DEFAULT_TRAIN
         options = {"model": name, "train": str(train_path), **split.to_json(),
                    "epochs": epochs, "batch_size": batch_size,
                    "learning_rate": learning_rate, "optimizer": optimizer,
@@ -253,9 +254,8 @@ def cv(
                   f"{t['user_s']:.1f} s, system {t['system_s']:.1f} s"
                   + (f" (folds {', '.join(map(str, result.resumed))} from an earlier session)"
                      if result.resumed else ""), highlight=False)
-    report = runs.write_report(result.run_dir)
-    if report is not None:
-        console.print(f"report: {report[0]}", highlight=False, soft_wrap=True)
+    html, _ = write_report(result.run_dir)
+    console.print(f"report: {html}", highlight=False, soft_wrap=True)
     console.print(str(result.run_dir), highlight=False, soft_wrap=True, markup=False)
 
 

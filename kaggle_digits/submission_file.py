@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from kaggle_digits.constants import CLASSES, KAGGLE_TEST_ROWS
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.fileio import atomic_output
 
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from kaggle_digits.stats import ConfusionStats
 
 HEADER = "ImageId,Label"
-DIGITS = tuple(range(10))
 SHOW = 3  # how many offending lines a message names
 _INTEGER = re.compile(r"-?[0-9]+")
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -219,7 +219,7 @@ def submission_problems(path: str | Path, expected_rows: int) -> list[str]:
         return [str(error)]
     problems = scan.format_problems()
     outside = [(line, label) for line, label in zip(scan.lines, scan.labels, strict=True)
-               if label not in DIGITS]
+               if label not in CLASSES]
     if outside:
         problems.append(f"{_rows(len(outside), 'row')} with a label outside 0-9 "
                         f"({_show(outside)})")
@@ -351,3 +351,18 @@ def _levels_text(levels: Sequence[int]) -> str:
     if values == list(range(values[0], values[-1] + 1)) and len(values) > 2:
         return f"{values[0]}-{values[-1]}"
     return ",".join(str(v) for v in values)
+
+
+def expected_rows(test: str | Path | None) -> int:
+    """Rows a submission must have: the local test file's, else Kaggle's 28,000."""
+    if test is not None and Path(test).exists():
+        return count_data_rows(test)
+    return KAGGLE_TEST_ROWS
+
+
+def check_submission(path: str | Path, rows: int) -> None:
+    """Raise the first problem (and how many more there are) of a submission file."""
+    problems = submission_problems(path, rows)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise KdigitsError(f"{path} is not a valid submission: {problems[0]}{more}")

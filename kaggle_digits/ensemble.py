@@ -1,0 +1,188 @@
+"""Ensembles of finished submissions: mean of saved probabilities, else a majority vote.
+
+Works on submission files alone (``<name>.csv`` and, when present, ``<name>.probs.npy``),
+so submissions made on other machines or by other tools can be combined too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kaggle_digits.constants import N_CLASSES
+from kaggle_digits.data import file_sha256
+from kaggle_digits.errors import KdigitsError
+from kaggle_digits.stats import ConfusionStats
+from kaggle_digits.submission_file import read_label_file
+from kaggle_digits.submit import (
+    base_record,
+    class_distribution,
+    default_output,
+    default_solution,
+    file_record,
+    label_rows,
+    probs_path,
+    read_record,
+    refuse_bundle,
+    score,
+    score_record,
+    write_bundle,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+@dataclass(frozen=True)
+class Ensemble:
+    """An ensemble's labels, with probabilities when every input had them."""
+
+    method: str  # "mean-probabilities" or "majority-vote"
+    labels: np.ndarray
+    probabilities: np.ndarray | None
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    agreement: list[float] = field(default_factory=list)  # share of rows each input matches
+
+
+def majority_vote(votes: np.ndarray) -> np.ndarray:
+    """Most frequent label per row of ``votes`` (files × N); ties go to the earliest file.
+
+    "Earliest" means: among the tied labels, the one named by the first file (in the
+    order given) that voted for any of them, so listing the best submission first makes
+    it the tie-breaker. ``scipy.stats.mode`` breaks ties by the smallest label instead.
+    """
+    votes = np.asarray(votes, dtype=np.int64)
+    rows = np.arange(votes.shape[1])
+    counts = np.zeros((votes.shape[1], N_CLASSES), dtype=np.int64)
+    for file_votes in votes:
+        np.add.at(counts, (rows, file_votes), 1)
+    is_top = counts == counts.max(axis=1, keepdims=True)
+    winner = np.full(votes.shape[1], -1, dtype=np.int64)
+    for file_votes in votes:
+        pick = (winner < 0) & is_top[rows, file_votes]
+        winner[pick] = file_votes[pick]
+    return winner
+
+
+def _load_probabilities(submission: Path, labels: np.ndarray) -> np.ndarray | None:
+    path = probs_path(submission)
+    if not path.is_file():
+        return None
+    try:
+        probabilities = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise KdigitsError(f"{path}: not a readable .npy array ({error})") from error
+    if probabilities.shape != (len(labels), N_CLASSES):
+        raise KdigitsError(f"{path} has shape {probabilities.shape}; expected "
+                           f"({len(labels)}, {N_CLASSES}) to match {submission.name}")
+    if not np.isfinite(probabilities).all():
+        raise KdigitsError(f"{path} contains NaN or infinite values")
+    disagree = int((probabilities.argmax(axis=1) != labels).sum())
+    if disagree:
+        raise KdigitsError(f"{path} does not belong to {submission.name}: its most likely "
+                           f"class differs on {disagree:,} rows")
+    return probabilities.astype(np.float32)
+
+
+def ensemble(submissions: Sequence[str | os.PathLike[str]]) -> Ensemble:
+    """Combine submissions for the same test file.
+
+    Averages probabilities when every input has its ``.probs.npy`` beside it (a mixed set
+    falls back to voting, since a vote cannot be turned back into probabilities); otherwise
+    majority vote with ties going to the earliest file.
+    """
+    paths = [Path(p) for p in submissions]
+    if len(paths) < 2:
+        raise KdigitsError("an ensemble needs at least two submissions")
+    label_sets = [np.asarray(read_label_file(path).labels, dtype=np.int64) for path in paths]
+    rows = {len(labels) for labels in label_sets}
+    if len(rows) > 1:
+        sizes = ", ".join(f"{p.name}: {len(lab):,}" for p, lab in zip(paths, label_sets,
+                                                                        strict=True))
+        raise KdigitsError(f"submissions have different row counts ({sizes})")
+    probs = [_load_probabilities(path, labels) for path, labels in zip(paths, label_sets,
+                                                                         strict=True)]
+    inputs = [{**file_record(path), "probabilities": p is not None}
+              for path, p in zip(paths, probs, strict=True)]
+    if all(p is not None for p in probs):
+        mean = np.mean(np.stack(probs), axis=0).astype(np.float32)  # type: ignore[arg-type]
+        method, labels, probabilities = "mean-probabilities", mean.argmax(axis=1), mean
+    else:
+        method, labels, probabilities = "majority-vote", majority_vote(np.stack(label_sets)), None
+    agreement = [float((own == labels).mean()) for own in label_sets]
+    return Ensemble(method, labels, probabilities, inputs, agreement)
+
+
+def write_ensemble(result: Ensemble, out: str | os.PathLike[str], record: dict[str, Any], *,
+                   force: bool = False) -> Path:
+    """A voted ensemble has no probabilities of its own, so it gets one-hot ones: later
+    ensembles can still use it, and its argmax is exactly its labels."""
+    probabilities = result.probabilities
+    if probabilities is None:
+        probabilities = np.eye(N_CLASSES, dtype=np.float32)[result.labels]
+    return write_bundle(out, probabilities, record, force=force)
+
+
+def recorded_test(submissions: Sequence[str | os.PathLike[str]]) -> tuple[Path, str] | None:
+    """The test file (path, SHA-256) every input's record names, or None if any input has
+    no record or two inputs name different test files: an ensemble is scored only when it
+    is known which test file its rows are."""
+    tests = set()
+    for submission in submissions:
+        test = (read_record(submission) or {}).get("test") or {}
+        if not test.get("path") or not test.get("sha256"):
+            return None
+        tests.add((test["path"], test["sha256"]))
+    if len({sha for _, sha in tests}) != 1:
+        return None
+    path, sha = sorted(tests)[0]
+    return Path(path), sha
+
+
+def ensemble_solution(submissions: Sequence[str | os.PathLike[str]], rows: int, *,
+                      test: str | os.PathLike[str] = "data/test.csv") -> Path | None:
+    """The solution to score an ensemble against, by the same pairing rule as ``submit``
+    (:func:`kaggle_digits.submit.default_solution`): the test file is the one the inputs'
+    records name, else ``test``; its solution.csv is used only if it belongs to it and has
+    as many rows. Kaggle's own test.csv therefore never meets the built-in answers."""
+    named = recorded_test(submissions)
+    if named is None:
+        if not Path(test).is_file():
+            return None
+        named = Path(test), file_sha256(test)
+    found = default_solution(*named)
+    return found if found is not None and label_rows(found) == rows else None
+
+
+@dataclass
+class EnsembleSubmission:
+    ensemble: Ensemble
+    path: Path
+    score: ConfusionStats | None
+    solution: Path | None
+    distribution: pd.DataFrame
+
+
+def make_ensemble(submissions: Sequence[str | os.PathLike[str]], *,
+                  out: str | os.PathLike[str] | None = None, force: bool = False,
+                  solution: str | os.PathLike[str] | None = None,
+                  test: str | os.PathLike[str] = "data/test.csv",
+                  command: str = "") -> EnsembleSubmission:
+    """Combine, score (when the solution is known) and write an ensemble bundle."""
+    target = Path(out) if out is not None else default_output("ensemble")
+    refuse_bundle(target, force)
+    result = ensemble(submissions)
+    answers = (Path(solution) if solution is not None
+               else ensemble_solution(submissions, len(result.labels), test=test))
+    stats = score(result.labels, answers) if answers is not None else None
+    record = base_record(command, method=result.method, inputs=result.inputs,
+                         agreement=result.agreement)
+    if stats is not None:
+        record["score"] = score_record(stats, answers)  # type: ignore[arg-type]
+    path = write_ensemble(result, target, record, force=force)
+    return EnsembleSubmission(result, path, stats, answers,
+                              class_distribution(result.labels, None))
