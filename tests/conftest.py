@@ -18,6 +18,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_CSV = REPO / "data" / "train.csv"
+GOLDEN = REPO / "tests" / "golden" / "caret"  # R caret's own results; see its README.md
 SAMPLE_ROWS = 4000  # 3,000 for training samples, 1,000 held back as a labelled "test"
 
 

@@ -15,11 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import GOLDEN
 
 from kaggle_digits.stats import BY_CLASS_KEYS, OVERALL_KEYS
-
-REPO = Path(__file__).resolve().parents[1]
-GOLDEN = REPO.parent / "shared" / "caret-golden"
 
 
 @pytest.fixture(scope="module")

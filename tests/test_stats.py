@@ -5,10 +5,10 @@ from __future__ import annotations
 import inspect
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import GOLDEN
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,15 +16,13 @@ from kaggle_digits import stats as stats_module
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.stats import BY_CLASS_KEYS, OVERALL_KEYS, confusion_stats, mcnemar_p_value
 
-REPO = Path(__file__).resolve().parents[1]
-GOLDEN = REPO.parent / "shared" / "caret-golden"
 CASES = sorted(p.stem for p in GOLDEN.glob("*.json")) or ["golden-data-missing"]
 
 
 def load_case(name: str) -> dict:
     path = GOLDEN / f"{name}.json"
     if not path.exists():
-        pytest.fail(f"caret golden data missing: {path} (expected ../shared/caret-golden/)")
+        pytest.fail(f"caret golden data missing: {path}")
     return json.loads(path.read_text())
 
 
