@@ -28,6 +28,9 @@ GOLDEN = REPO / "tests" / "golden" / "caret"  # R caret's own results; see its R
 USER_HOME = Path.home()  # the user's own, read before `away_from_home` moves them
 USER_CACHE = data.default_cache_dir()
 KAGGLE_SECRETS = ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN")
+# `pytest.raises(SystemExit, match=EXIT_CODE)`: kdigits' main() always exits with a number
+# (0, 2, 130, …), never with a message object or None.
+EXIT_CODE = r"^\d+$"
 SAMPLE_ROWS = 4000  # 3,000 for training samples, 1,000 held back as a labelled "test"
 
 

