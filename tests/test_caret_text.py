@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import GOLDEN
 from rich.console import Console
 
 from kaggle_digits.caret_text import (
@@ -21,8 +21,6 @@ from kaggle_digits.caret_text import (
 )
 from kaggle_digits.stats import confusion_stats
 
-REPO = Path(__file__).resolve().parents[1]
-GOLDEN = REPO.parent / "shared" / "caret-golden"
 CASES = sorted(p.name.removesuffix(".caret.txt")
                for p in GOLDEN.glob("*.caret.txt")) or ["golden-data-missing"]
 NAN = float("nan")
@@ -32,7 +30,7 @@ def golden(name: str):
     """(stats of the case, caret's print-out)."""
     json_path, text_path = GOLDEN / f"{name}.json", GOLDEN / f"{name}.caret.txt"
     if not (json_path.exists() and text_path.exists()):
-        pytest.fail(f"caret golden data missing: {text_path} (expected ../shared/caret-golden/)")
+        pytest.fail(f"caret golden data missing: {text_path}")
     case = json.loads(json_path.read_text())
     classes = np.array(case["classes"])
     stats = confusion_stats(classes[case["prediction"]], classes[case["reference"]],

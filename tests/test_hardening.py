@@ -2,9 +2,9 @@
 written is half of one thing and half of another, and every failure is one line.
 
 Races are made real rather than hoped for: threads and processes are held at a barrier
-until all of them are about to publish the same file, and two `kdigits cv` runs are given
-a runs folder whose plain names for the next minutes are already taken, so both must find
-their own name at the same moment.
+until all of them are about to publish the same file, and two `kdigits cv` runs, both told
+the same time, are given a runs folder whose plain name for that time is already taken, so
+both must find their own name at the same moment.
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ import subprocess
 import sys
 import threading
 from contextlib import redirect_stderr, redirect_stdout
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
 
 import numpy as np
 import pytest
+from conftest import EXIT_CODE
 
 from kaggle_digits import fileio
 from kaggle_digits.cli import main
@@ -50,7 +51,7 @@ def run_cli(*args: str) -> tuple[int, str, str]:
     """The real entry point in-process: (exit code, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
     with mock.patch.object(sys, "argv", ["kdigits", *args]), redirect_stdout(out), \
-            redirect_stderr(err), pytest.raises(SystemExit) as stop:
+            redirect_stderr(err), pytest.raises(SystemExit, match=EXIT_CODE) as stop:
         main()
     return stop.value.code or 0, out.getvalue(), err.getvalue()
 
@@ -86,11 +87,6 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     paths["test"].write_bytes(test)
     paths["solution"].write_bytes(solution)
     return paths
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("KDIGITS_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
 # --------------------------------------------------------------------------- same output
@@ -157,10 +153,11 @@ def test_processes_writing_the_same_submission_one_wins(tmp_path: Path):
     done = [finish(child) for child in children]
     winners = [n for n, d in enumerate(done) if d.returncode == 0]
     assert len(winners) == 1, [d.stderr for d in done]
-    for d in done:
-        if d.returncode:
-            assert d.returncode == 2 and d.stderr.strip() == \
-                f"{target} already exists; use --force to replace it"
+    losers = [d for d in done if d.returncode]
+    assert len(losers) == 5
+    for d in losers:
+        assert d.returncode == 2 and d.stderr.strip() == \
+            f"{target} already exists; use --force to replace it"
     written = read_label_file(target)
     assert written.image_ids.tolist() == list(range(1, 28001))
     assert set(written.labels.tolist()) == {winners[0]}
@@ -192,25 +189,41 @@ def test_two_submits_to_the_same_out_never_mix(tmp_path: Path, small: dict[str, 
                                                            "same.probs.npy"]
 
 
+# `kdigits …` whose run folders are named as if it were always FROZEN_NOW: the real
+# entry point, with only the clock behind `runs.create_run_dir` (its `now=`) fixed.
+FROZEN_NOW = datetime(2026, 11, 23, 12, 0, 0)
+AT_FROZEN_NOW = f"""
+import datetime, sys
+from kaggle_digits import runs
+from kaggle_digits.cli import main
+real = runs.create_run_dir
+runs.create_run_dir = lambda root, model, now=None: real(root, model, now={FROZEN_NOW!r})
+sys.argv = ["kdigits", *sys.argv[1:]]
+main()
+"""
+
+
 @pytest.mark.slow
 def test_two_cv_runs_started_together_get_their_own_folders(tmp_path: Path,
                                                             small: dict[str, Path]):
-    """Two real `kdigits cv` processes started together. The plain folder names for the
-    next three minutes are taken beforehand, so both runs hit the collision path at the
-    same time and must settle on different suffixed names; both must finish intact."""
+    """Two real `kdigits cv` processes started together and told the same time, whose
+    plain folder name is taken beforehand: both runs hit the collision path at the same
+    moment and must settle on different suffixed names; both must finish intact."""
     root = tmp_path / "runs"
     root.mkdir()
-    start = datetime.now()
-    for second in range(180):
-        (root / f"{(start + timedelta(seconds=second)):%Y%m%d-%H%M%S}-knn").mkdir()
+    plain = f"{FROZEN_NOW:%Y%m%d-%H%M%S}-knn"
+    (root / plain).mkdir()
     taken = set(os.listdir(root))
-    processes = [kdigits_process("cv", "--model", "knn", "--folds", "2", "--train",
-                                 str(small["train_a"]), "--runs-dir", str(root))
-                 for _ in range(2)]
+    processes = [subprocess.Popen(
+        [sys.executable, "-c", AT_FROZEN_NOW, "cv", "--model", "knn", "--folds", "2",
+         "--train", str(small["train_a"]), "--runs-dir", str(root)],
+        cwd=REPO, env={**os.environ, **QUIET}, text=True, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE) for _ in range(2)]
     done = [finish(p) for p in processes]
     assert [d.returncode for d in done] == [0, 0], [d.stderr[-2000:] for d in done]
     folders = [Path(d.stdout.strip().splitlines()[-1]) for d in done]
     assert folders[0] != folders[1]
+    assert sorted(f.name for f in folders) == [f"{plain}-2", f"{plain}-3"]
     for folder in folders:
         assert folder.parent == root and folder.name not in taken
         assert folder.name.rsplit("-", 1)[-1] in {"2", "3"}  # went through the collision

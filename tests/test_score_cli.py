@@ -15,11 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import EXIT_CODE, GOLDEN
 
 from kaggle_digits.stats import BY_CLASS_KEYS, OVERALL_KEYS
-
-REPO = Path(__file__).resolve().parents[1]
-GOLDEN = REPO.parent / "shared" / "caret-golden"
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +44,7 @@ def cli(capsys, monkeypatch):
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         monkeypatch.setattr(sys, "argv", ["kdigits", *args])
-        with pytest.raises(SystemExit) as stop:
+        with pytest.raises(SystemExit, match=EXIT_CODE) as stop:
             main()
         out = capsys.readouterr()
         return subprocess.CompletedProcess(args, stop.value.code or 0, out.out, out.err)

@@ -2,29 +2,25 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import GOLDEN
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kaggle_digits import stats as stats_module
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.stats import BY_CLASS_KEYS, OVERALL_KEYS, confusion_stats, mcnemar_p_value
 
-REPO = Path(__file__).resolve().parents[1]
-GOLDEN = REPO.parent / "shared" / "caret-golden"
 CASES = sorted(p.stem for p in GOLDEN.glob("*.json")) or ["golden-data-missing"]
 
 
 def load_case(name: str) -> dict:
     path = GOLDEN / f"{name}.json"
     if not path.exists():
-        pytest.fail(f"caret golden data missing: {path} (expected ../shared/caret-golden/)")
+        pytest.fail(f"caret golden data missing: {path}")
     return json.loads(path.read_text())
 
 
@@ -125,11 +121,39 @@ def test_mcnemar_two_by_two_uses_continuity_correction():
     assert mcnemar_p_value(np.array([[5, 3], [3, 5]])) == pytest.approx(1.0)
 
 
-def test_uses_scipy_not_hand_written_tests():
-    source = inspect.getsource(stats_module)
-    assert "binomtest" in source and "chi2.sf" in source and 'method="exact"' in source
-    for hand_written in ("comb(", "factorial", "lgamma", "betainc", "gammainc", "exp(-"):
-        assert hand_written not in source
+def test_accuracy_interval_and_p_value_are_exact_binomial():
+    """caret's binom.test: the exact Clopper–Pearson interval and the exact one-sided tail.
+    With 17 of 20 right and NIR 0.6, both normal shortcuts are visibly off, so an
+    approximation cannot pass."""
+    from fractions import Fraction
+
+    from scipy.stats import binom, binomtest, norm
+
+    reference = np.array([0] * 12 + [1] * 5 + [2] * 3)  # NIR = 12/20
+    prediction = reference.copy()
+    prediction[[0, 12, 17]] = [1, 2, 0]  # 17 of 20 right
+    s = confusion_stats(prediction, reference, [0, 1, 2])
+    k, n = 17, 20
+    assert s.accuracy == k / n and s.overall["no_information_rate"] == 0.6
+    lower, upper = s.overall["accuracy_lower"], s.overall["accuracy_upper"]
+
+    exact = binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
+    assert (lower, upper) == pytest.approx((exact.low, exact.high), rel=1e-12)
+    # Clopper–Pearson by its definition: each bound leaves 2.5% beyond the observed count
+    assert binom.sf(k - 1, n, lower) == pytest.approx(0.025, rel=1e-9)
+    assert binom.cdf(k, n, upper) == pytest.approx(0.025, rel=1e-9)
+
+    # P-Value [Acc > NIR] = P(X ≥ 17), X ~ Binomial(20, 0.6), summed in exact fractions
+    p = Fraction(12, 20)
+    tail = float(sum(math.comb(n, j) * p**j * (1 - p) ** (n - j) for j in range(k, n + 1)))
+    assert s.overall["accuracy_p_value"] == pytest.approx(tail, rel=1e-12)
+
+    # what the normal approximations would have given instead
+    half = 1.96 * math.sqrt(0.85 * 0.15 / n)
+    assert abs((0.85 - half) - lower) > 0.05 and 0.85 + half > 1 > upper
+    sd = math.sqrt(n * 0.6 * 0.4)
+    for z in ((k - 12) / sd, (k - 0.5 - 12) / sd):  # without and with continuity correction
+        assert abs(norm.sf(z) / tail - 1) > 0.2
 
 
 def test_bad_input_is_a_user_error():

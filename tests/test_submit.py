@@ -118,7 +118,7 @@ def test_tta_averages_the_five_views(digits, monkeypatch):
 
 
 def test_no_models_is_an_error(digits):
-    with pytest.raises(KdigitsError):
+    with pytest.raises(KdigitsError, match=r"^no models to predict with$"):
         predict.average_probabilities([], digits[0])
 
 
@@ -172,11 +172,11 @@ def test_interrupted_write_leaves_no_partial_file(tmp_path, digits, monkeypatch,
         calls.append(target)
         if len(calls) == fail_on:
             assert tmp.exists() and tmp.stat().st_size > 0  # interrupted mid-write
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt("Ctrl-C while publishing")
         real_publish(tmp, target, force)
 
     monkeypatch.setattr(fileio, "_publish", publish)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match=r"^Ctrl-C while publishing$"):
         sub.write_bundle(tmp_path / "submission.csv", fake_probabilities(labels), {})
     assert len(calls) == fail_on
     assert list(tmp_path.iterdir()) == []
@@ -199,20 +199,29 @@ def test_default_output(tmp_path):
 
 
 def test_default_solution_only_when_it_belongs_to_the_test_file(tmp_path, sample_files):
-    from kaggle_digits.builtin import BUILTIN_CSV_SHA256
     from kaggle_digits.data import file_sha256
 
     test = sample_files["test"]
     assert sub.default_solution(test, file_sha256(test)) == sample_files["solution"]
     (tmp_path / "test.csv").write_bytes(test.read_bytes())
     assert sub.default_solution(tmp_path / "test.csv", file_sha256(test)) is None
-    # Kaggle's test.csv dropped beside the built-in solution: same size, wrong answers
+
+
+def test_builtin_solution_is_not_used_for_another_test_file(tmp_path, sample_files):
+    """Kaggle's test.csv dropped beside the built-in solution: same size, wrong answers."""
+    from kaggle_digits.builtin import BUILTIN_CSV_SHA256
+    from kaggle_digits.data import file_sha256
+
     builtin = Path(__file__).resolve().parents[1] / "data" / "solution.csv"
-    if builtin.is_file() and file_sha256(builtin) == BUILTIN_CSV_SHA256["solution.csv"]:
-        (tmp_path / "solution.csv").write_bytes(builtin.read_bytes())
-        assert sub.default_solution(tmp_path / "test.csv", file_sha256(test)) is None
-        assert sub.default_solution(tmp_path / "test.csv",
-                                    BUILTIN_CSV_SHA256["test.csv"]) == tmp_path / "solution.csv"
+    if not (builtin.is_file() and file_sha256(builtin) == BUILTIN_CSV_SHA256["solution.csv"]):
+        pytest.skip("data/solution.csv is not the built-in one (`make data` writes it when "
+                    "data/ holds no files of the user's own)")
+    test = sample_files["test"]
+    (tmp_path / "test.csv").write_bytes(test.read_bytes())
+    (tmp_path / "solution.csv").write_bytes(builtin.read_bytes())
+    assert sub.default_solution(tmp_path / "test.csv", file_sha256(test)) is None
+    assert sub.default_solution(tmp_path / "test.csv",
+                                BUILTIN_CSV_SHA256["test.csv"]) == tmp_path / "solution.csv"
 
 
 def test_check_solution_before_training(sample_files):
@@ -367,7 +376,9 @@ def test_upload_without_credentials_says_where_they_go(tmp_path, digits, no_cred
     _, labels = digits
     out = sub.write_bundle(tmp_path / "s.csv", fake_probabilities(labels), {})
     assert kaggle_api.kaggle_credentials() is None
-    with pytest.raises(KdigitsError) as error:
+    with pytest.raises(KdigitsError, match=r"^no Kaggle credentials: save your API token .* as "
+                                           r"~/\.kaggle/kaggle\.json, or set KAGGLE_USERNAME "
+                                           "and KAGGLE_KEY") as error:
         kaggle_api.upload(out, "first try", rows=len(labels))
     message = str(error.value)
     assert "\n" not in message and "kaggle.json" in message and "KAGGLE_KEY" in message

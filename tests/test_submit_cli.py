@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import EXIT_CODE
 
 REPO = Path(__file__).resolve().parents[1]
 QUIET = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", "COLUMNS": "120"}
@@ -42,7 +43,7 @@ def kd_here(capsys, monkeypatch):
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         capsys.readouterr()
         monkeypatch.setattr(sys, "argv", ["kdigits", *args])
-        with pytest.raises(SystemExit) as stop:
+        with pytest.raises(SystemExit, match=EXIT_CODE) as stop:
             main()
         out, err = capsys.readouterr()
         return subprocess.CompletedProcess(args, stop.value.code or 0, out, err)
