@@ -14,9 +14,8 @@ import numpy as np
 from rich.text import Text
 
 from kaggle_digits import plots
+from kaggle_digits.constants import CLASSES, N_CLASSES, N_PIXELS, SIDE
 from kaggle_digits.fileio import refuse_existing, write_bytes, write_json
-
-SIDE = 28
 
 
 @dataclass(frozen=True)
@@ -65,9 +64,9 @@ def summarise(pixels: np.ndarray, labels: np.ndarray, *, source: str = "",
     values = np.arange(256, dtype=np.float64)
     mean = float(histogram @ values / total)
     std = float(np.sqrt(histogram @ (values - mean) ** 2 / total))
-    ink = {d: float(flat[labels == d].mean()) if counts[d] else float("nan") for d in range(10)}
+    ink = {d: float(flat[labels == d].mean()) if counts[d] else float("nan") for d in CLASSES}
     return EdaSummary(source=source, sha256=sha256, rows=int(labels.size),
-                      label_counts={d: int(counts[d]) for d in range(10)},
+                      label_counts={d: int(counts[d]) for d in CLASSES},
                       pixel_mean=mean, pixel_std=std,
                       zero_share=float(histogram[0] / total),
                       full_share=float(histogram[255] / total), mean_ink_per_digit=ink)
@@ -76,9 +75,9 @@ def summarise(pixels: np.ndarray, labels: np.ndarray, *, source: str = "",
 def per_digit_images(pixels: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
     """Pixel-wise mean, median and standard deviation per class, each 10×784 float."""
     labels = np.asarray(labels)
-    out = {"mean": np.zeros((10, SIDE * SIDE)), "median": np.zeros((10, SIDE * SIDE)),
-           "std": np.zeros((10, SIDE * SIDE))}
-    for digit in range(10):
+    out = {"mean": np.zeros((N_CLASSES, N_PIXELS)), "median": np.zeros((N_CLASSES, N_PIXELS)),
+           "std": np.zeros((N_CLASSES, N_PIXELS))}
+    for digit in CLASSES:
         rows = np.asarray(pixels)[labels == digit].astype(np.float64)
         if rows.size:
             out["mean"][digit] = rows.mean(axis=0)
@@ -109,7 +108,7 @@ def write_eda(pixels: np.ndarray, labels: np.ndarray, out_dir: str | Path, *,
         "label_distribution.png": plots.label_distribution(labels),
         "mean_digits.png": plots.digit_panels(
             images["mean"], "Pixel-wise mean per digit",
-            captions=[f"{d}  (n={counts[d]:,})" for d in range(10)]),
+            captions=[f"{d}  (n={counts[d]:,})" for d in CLASSES]),
         "median_digits.png": plots.digit_panels(
             images["median"], "Pixel-wise median per digit"),
         "std_digits.png": plots.digit_panels(

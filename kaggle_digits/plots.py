@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kaggle_digits.constants import CLASSES, N_CLASSES, SIDE
+
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-SIDE = 28  # MNIST images are 28×28
 DPI = 110
 
 
@@ -59,11 +60,11 @@ def label_distribution(labels: np.ndarray) -> Figure:
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=10)[:10]
     shares = counts / max(counts.sum(), 1)
     figure, axis = plt.subplots(figsize=(8, 4.2))
-    bars = axis.bar(range(10), shares * 100, color="#4c72b0")
+    bars = axis.bar(CLASSES, shares * 100, color="#4c72b0")
     axis.bar_label(bars, labels=[f"{s:.1%}\n({c:,})" for s, c in zip(shares, counts, strict=True)],
                    padding=2, fontsize=8)
     axis.axhline(10, color="#999999", linestyle="--", linewidth=1, label="uniform (10%)")
-    axis.set_xticks(range(10))
+    axis.set_xticks(CLASSES)
     axis.set_xlabel("digit")
     axis.set_ylabel("share of rows (%)")
     axis.set_ylim(0, shares.max() * 100 * 1.25 + 0.5)
@@ -101,7 +102,7 @@ def sample_grid(pixels: np.ndarray, labels: np.ndarray, per_class: int = 10,
     rng = np.random.default_rng(seed)
     cell = SIDE + 4  # a white gutter between digits
     mosaic = np.zeros((10 * cell, per_class * cell), dtype=np.uint8)
-    for digit in range(10):
+    for digit in CLASSES:
         rows = np.flatnonzero(labels == digit)
         chosen = rng.choice(rows, size=min(per_class, rows.size), replace=False)
         for column, row in enumerate(chosen):
@@ -110,7 +111,7 @@ def sample_grid(pixels: np.ndarray, labels: np.ndarray, per_class: int = 10,
     figure, axis = plt.subplots(figsize=(per_class * 0.62 + 0.8, 6.8))
     axis.imshow(mosaic, cmap="gray_r", vmin=0, vmax=255, interpolation="nearest")
     axis.set_xticks([])
-    axis.set_yticks(np.arange(10) * cell + cell / 2, [str(d) for d in range(10)])
+    axis.set_yticks(np.arange(N_CLASSES) * cell + cell / 2, [str(d) for d in CLASSES])
     axis.tick_params(length=0, labelsize=11)
     for spine in axis.spines.values():
         spine.set_visible(False)

@@ -410,3 +410,48 @@ def test_upload_validates_before_calling_kaggle(tmp_path, digits, no_credentials
     assert no_credentials == []
     assert kaggle_api.upload(good, "msg", rows=len(labels)) == "ok"
     assert no_credentials == [good]
+
+
+# ----------------------------------------------------------------------------- ensemble scoring
+
+
+def test_ensemble_is_scored_only_against_its_own_test_files_solution(tmp_path, sample_files):
+    """The ensemble finds its solution by submit's SHA pairing rule, through the test file
+    its inputs' records name: a solution beside another test file of the same size (here,
+    answers from elsewhere for Kaggle's 28,000 rows) is never used."""
+    from kaggle_digits.data import file_sha256
+
+    test, solution = sample_files["test"], sample_files["solution"]
+    labels = read_label_file(solution).labels.astype(np.int64)
+    record = {"test": {"path": str(test), "sha256": file_sha256(test)}}
+    inputs = [sub.write_bundle(tmp_path / f"{name}.csv", fake_probabilities(labels, seed=k),
+                               record) for k, name in enumerate("ab")]
+    assert ens.ensemble_solution(inputs, len(labels)) == solution
+
+    made = ens.make_ensemble(inputs, out=tmp_path / "ens.csv")
+    assert made.solution == solution and made.score.accuracy == 1.0
+    assert json.loads((tmp_path / "ens.json").read_text())["score"]["accuracy"] == 1.0
+
+    # Kaggle's own test.csv (28,000 rows) copied beside the built-in answers (28,000 rows)
+    builtin_solution = Path(__file__).resolve().parents[1] / "data" / "solution.csv"
+    from kaggle_digits.builtin import BUILTIN_CSV_SHA256
+
+    if file_sha256(builtin_solution) != BUILTIN_CSV_SHA256["solution.csv"]:
+        pytest.skip("data/solution.csv is not the built-in one")
+    kaggle = tmp_path / "kaggle"
+    kaggle.mkdir()
+    (kaggle / "test.csv").write_bytes(test.read_bytes())  # stands in for Kaggle's file
+    (kaggle / "solution.csv").write_bytes(builtin_solution.read_bytes())
+    answers = read_label_file(builtin_solution).labels.astype(np.int64)
+    other = {"test": {"path": str(kaggle / "test.csv"), "sha256": file_sha256(test)}}
+    strangers = [sub.write_bundle(tmp_path / f"k{name}.csv", fake_probabilities(answers),
+                                  other) for name in "ab"]
+    assert ens.ensemble_solution(strangers, len(answers)) is None
+    unscored = ens.make_ensemble(strangers, out=tmp_path / "kens.csv")
+    assert unscored.score is None and unscored.solution is None
+    assert "score" not in json.loads((tmp_path / "kens.json").read_text())
+
+    # inputs that name different test files: nothing is known, nothing is scored
+    elsewhere = sub.write_bundle(tmp_path / "c.csv", fake_probabilities(labels),
+                                 {"test": {"path": str(test), "sha256": "f" * 64}})
+    assert ens.ensemble_solution([inputs[0], elsewhere], len(labels)) is None
