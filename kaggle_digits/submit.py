@@ -30,6 +30,7 @@ from kaggle_digits.data import Digits, file_sha256, load_test, load_train
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.fileio import refuse_existing, write_bytes, write_json
 from kaggle_digits.kaggle_api import require_credentials
+from kaggle_digits.locations import locations
 from kaggle_digits.predict import Advance, Predictor, average_probabilities, prediction_steps
 from kaggle_digits.runs import Run, load_run
 from kaggle_digits.stats import ConfusionStats, confusion_stats
@@ -96,10 +97,10 @@ def bundle_paths(submission: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
     return Path(submission), probs_path(submission), record_path(submission)
 
 
-def default_output(model: str, folder: str | os.PathLike[str] = "submissions",
-                   now: datetime | None = None) -> Path:
-    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
-    return Path(folder) / f"submission-{model}-{stamp}.csv"
+def default_output(model: str, now: datetime | None = None) -> Path:
+    """``submissions/submission-<model>-<time>.csv``, or in a Kaggle notebook
+    ``/kaggle/working/submission.csv`` (see :mod:`kaggle_digits.locations`)."""
+    return locations().submission(model, now)
 
 
 def refuse_bundle(submission: str | os.PathLike[str], force: bool) -> None:
@@ -239,8 +240,8 @@ class SubmitConfig:
     model: str | None = None  # a preset; None with run, else the default model
     run: Path | None = None  # a cv run folder whose fold models are averaged
     refit: bool = False  # with run: train once on all rows with the run's config instead
-    train: Path = Path("data/train.csv")
-    test: Path = Path("data/test.csv")
+    train: Path | None = None  # default: data/train.csv, or the Kaggle notebook's
+    test: Path | None = None  # default: data/test.csv, or the Kaggle notebook's
     out: Path | None = None  # default: submissions/submission-<model>-<timestamp>.csv
     force: bool = False
     seed: int | None = None
@@ -258,6 +259,8 @@ class SubmitPlan:
     config: SubmitConfig
     name: str  # the model's name (a preset, or the cv run's model)
     out: Path
+    train_path: Path
+    test_path: Path
     train: Digits
     test: Digits
     cv_run: Run | None
@@ -309,22 +312,25 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
     out = config.out or default_output(label)
     refuse_bundle(out, config.force)
 
-    train = load_train(config.train)
-    test = load_test(config.test)
-    solution = config.solution or default_solution(config.test, test.sha256)
+    where = locations()
+    train_path, test_path = config.train or where.train, config.test or where.test
+    train = load_train(train_path)
+    test = load_test(test_path)
+    solution = config.solution or default_solution(test_path, test.sha256)
     if solution is not None:
         check_solution(solution, len(test))
     record = base_record(command, model=name, run=str(cv_run.path) if cv_run else None,
                          refit=config.refit, tta=config.tta,
-                         train=file_record(config.train, train.sha256),
-                         test=file_record(config.test, test.sha256))
+                         train=file_record(train_path, train.sha256),
+                         test=file_record(test_path, test.sha256))
     notes = []
-    recorded_sha = (cv_run.config.get("data") or {}).get("train_sha256") if cv_run else None
-    if training is not None and recorded_sha not in (None, train.sha256):
-        notes.append(f"{config.train} is not the train file {cv_run.path} was "  # type: ignore[union-attr]
-                     "cross-validated on (SHA-256 differs)")
-    return SubmitPlan(config, name, out, train, test, cv_run, training, solution, record,
-                      notes)
+    if cv_run is not None and training is not None:
+        recorded_sha = (cv_run.config.get("data") or {}).get("train_sha256")
+        if recorded_sha not in (None, train.sha256):
+            notes.append(f"{train_path} is not the train file {cv_run.path} was "
+                         "cross-validated on (SHA-256 differs)")
+    return SubmitPlan(config, name, out, train_path, test_path, train, test, cv_run, training,
+                      solution, record, notes)
 
 
 def plan_models(plan: SubmitPlan, progress: Progress | None = None) -> list[Predictor]:
@@ -345,16 +351,17 @@ def run_submit(plan: SubmitPlan, models: list[Predictor], *,
     the bundle atomically (nothing is written if anything fails before)."""
     tta = plan.config.tta
     steps = prediction_steps(len(plan.test), len(models), tta)
-    title = f"Predicting {plan.config.test.name}" + (" (TTA ×5)" if tta else "")
+    title = f"Predicting {plan.test_path.name}" + (" (TTA ×5)" if tta else "")
     bar = (prediction_progress(steps, title) if prediction_progress is not None
            else nullcontext(None))
     with bar as advance:
         probabilities = average_probabilities(models, plan.test.pixels, tta=tta,
                                               advance=advance)
     labels = probabilities.argmax(axis=1)
-    stats = score(labels, plan.solution) if plan.solution is not None else None
-    if stats is not None:
-        plan.record["score"] = score_record(stats, plan.solution)  # type: ignore[arg-type]
+    stats = None
+    if plan.solution is not None:
+        stats = score(labels, plan.solution)
+        plan.record["score"] = score_record(stats, plan.solution)
     path = write_bundle(plan.out, probabilities, plan.record, force=plan.config.force)
     return SubmitResult(path, labels, probabilities,
                         class_distribution(labels, plan.train.labels), stats, plan.solution,

@@ -14,9 +14,9 @@ from rich.table import Table
 
 from kaggle_digits.cli.app import app, console
 from kaggle_digits.errors import KdigitsError
+from kaggle_digits.locations import locations
 
-RUNS_ROOT = Path("runs")
-DEFAULT_TRAIN = Path("data/train.csv")
+WHERE = locations()  # the project folders, or a Kaggle notebook's
 
 
 @app.command()
@@ -34,9 +34,9 @@ def report(
 @app.command()
 def eda(
     train: Annotated[Path, typer.Option(help="Labelled training data (CSV or Kaggle zip).")]
-        = DEFAULT_TRAIN,
+        = WHERE.train,
     out: Annotated[Path, typer.Option(help="Folder for the figures and summary.json.")]
-        = Path("reports/eda"),
+        = WHERE.reports / "eda",
     force: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
 ) -> None:
     """Explore training data: label shares, per-digit mean/median/sd, samples, histogram."""
@@ -69,10 +69,10 @@ def show(
     index: Annotated[int, typer.Argument(help="0-based row of the data file.")],
     test: Annotated[bool, typer.Option("--test", help="Show a test.csv row instead.")] = False,
     train: Annotated[Path | None, typer.Option(
-        help="Labelled training data [default: the run's train file with --run, else "
-             "data/train.csv].", show_default=False)] = None,
+        help="Labelled training data (default: the run's train file with --run, else "
+             "data/train.csv).", show_default=False)] = None,
     test_file: Annotated[Path, typer.Option(help="Test data, for --test.")]
-        = Path("data/test.csv"),
+        = WHERE.test,
     run: Annotated[Path | None, typer.Option(
         help="Run folder: also show its out-of-fold or holdout prediction for this row.")]
         = None,
@@ -86,7 +86,7 @@ def show(
     if train is None:
         from kaggle_digits.runs import finished_run, train_path
 
-        train = (train_path(finished_run(run))[0] if run is not None else None) or DEFAULT_TRAIN
+        train = (train_path(finished_run(run))[0] if run is not None else None) or WHERE.train
     digits = data.load_test(test_file) if test else data.load_train(train)
     if not 0 <= index < len(digits.pixels):
         raise KdigitsError(f"row {index} is out of range: {digits.source} has rows "
@@ -113,10 +113,10 @@ def show(
 def compare(
     runs: Annotated[list[Path] | None, typer.Argument(
         help="Run folders (default: every run under runs/).")] = None,
-    root: Annotated[Path, typer.Option(help="Where to look for runs by default.")] = RUNS_ROOT,
+    root: Annotated[Path, typer.Option(help="Where to look for runs by default.")] = WHERE.runs,
     out: Annotated[Path | None, typer.Option(
-        help="Scatter of accuracy vs training time [default: ROOT/compare.png, replaced "
-             "on each call].")] = None,
+        help="Scatter of accuracy vs training time (default: ROOT/compare.png, replaced "
+             "on each call).")] = None,
     force: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
 ) -> None:
     """Compare runs: accuracy, kappa and training time, and the trade-off in one line."""

@@ -17,10 +17,12 @@ import typer
 from kaggle_digits.cli.app import app, console
 from kaggle_digits.constants import DEFAULT_PRINT_MODE, PRINT_MODES
 from kaggle_digits.errors import KdigitsError
+from kaggle_digits.locations import locations
 
 # caret's ``mode`` (which by-class rows are shown) as a choice Typer can list and check.
 Mode = StrEnum("Mode", {mode: mode for mode in PRINT_MODES})
 DEFAULT_MODE = Mode(DEFAULT_PRINT_MODE)
+WHERE = locations()  # the project folders, or a Kaggle notebook's
 
 
 @app.command()
@@ -62,7 +64,7 @@ def validate(
     submission: Annotated[Path, typer.Argument(help="The submission CSV to check.")],
     test: Annotated[Path, typer.Option(
         "--test", help="The competition's test.csv (or digit-recognizer.zip): sets the "
-                       "number of rows.")] = Path("data/test.csv"),
+                       "number of rows.")] = WHERE.test,
 ) -> None:
     """Check a submission the way Kaggle will, before uploading it."""
     from kaggle_digits.submission_file import count_data_rows, submission_problems

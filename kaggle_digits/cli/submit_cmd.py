@@ -26,6 +26,7 @@ from kaggle_digits.constants import COMPETITION, DEFAULT_MODEL
 from kaggle_digits.ensemble import make_ensemble
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.kaggle_api import upload as kaggle_upload
+from kaggle_digits.locations import locations
 from kaggle_digits.predict import Advance
 from kaggle_digits.stats import ConfusionStats
 from kaggle_digits.submission_file import expected_rows
@@ -34,6 +35,10 @@ from kaggle_digits.train import Progress
 
 if TYPE_CHECKING:
     import pandas as pd
+WHERE = locations()  # the project folders, or a Kaggle notebook's
+DEFAULT_OUT = (str(WHERE.submission("")) if WHERE.kaggle_kernel
+               else f"{WHERE.submissions}/submission-{{model}}-<timestamp>.csv")
+
 
 def _command() -> str:
     return shlex.join(["kdigits", *sys.argv[1:]])
@@ -118,16 +123,16 @@ def _upload(path: Path, message: str | None, rows: int) -> None:
 @app.command()
 def submit(
     model: Annotated[str | None, typer.Option(
-        help=f"Preset to train on all of train.csv [default: {DEFAULT_MODEL}].")] = None,
+        help=f"Preset to train on all of train.csv (default: {DEFAULT_MODEL}).")] = None,
     run: Annotated[Path | None, typer.Option(
         help="Reuse a `kdigits cv` run folder: average its fold models' probabilities.")] = None,
     refit: Annotated[bool, typer.Option(
         help="With --run: train once on all rows with the run's config instead.")] = False,
     train: Annotated[Path, typer.Option(
-        help="Training data (CSV or digit-recognizer.zip).")] = Path("data/train.csv"),
-    test: Annotated[Path, typer.Option(help="Test data to predict.")] = Path("data/test.csv"),
+        help="Training data (CSV or digit-recognizer.zip).")] = WHERE.train,
+    test: Annotated[Path, typer.Option(help="Test data to predict.")] = WHERE.test,
     out: Annotated[Path | None, typer.Option(
-        help="Submission file [default: submissions/submission-<model>-<timestamp>.csv].",
+        help=f"Submission file (default: {DEFAULT_OUT.format(model='<model>')}).",
         show_default=False)] = None,
     force: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     seed: Annotated[int | None, typer.Option(help="Random seed for training.")] = None,
@@ -136,8 +141,8 @@ def submit(
     epochs: Annotated[int | None, typer.Option(
         min=1, help="Override the preset's epochs (quick runs).")] = None,
     solution: Annotated[Path | None, typer.Option(
-        help="ImageId,Label answers to score against [default: solution.csv beside --test, "
-             "if there is one].", show_default=False)] = None,
+        help="ImageId,Label answers to score against (default: solution.csv beside --test, "
+             "if there is one).", show_default=False)] = None,
     upload: Annotated[bool, typer.Option(help="Upload to Kaggle after writing.")] = False,
     message: Annotated[str | None, typer.Option("-m", "--message",
                                                 help="Upload message.")] = None,
@@ -174,16 +179,16 @@ def ensemble(
         help="Two or more submission CSVs for the same test file (best first: it breaks ties).",
         show_default=False)],
     out: Annotated[Path | None, typer.Option(
-        help="Ensemble submission [default: submissions/submission-ensemble-<timestamp>.csv].",
+        help=f"Ensemble submission (default: {DEFAULT_OUT.format(model='ensemble')}).",
         show_default=False)] = None,
     force: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     solution: Annotated[Path | None, typer.Option(
-        help="ImageId,Label answers to score against [default: the solution.csv beside the "
-             "test file the inputs were made for, if it belongs to it].",
+        help="ImageId,Label answers to score against (default: the solution.csv beside the "
+             "test file the inputs were made for, if it belongs to it).",
         show_default=False)] = None,
     test: Annotated[Path, typer.Option(
         help="Test file the inputs predict, when their records do not say.")
-    ] = Path("data/test.csv"),
+    ] = WHERE.test,
 ) -> None:
     """Average the inputs' saved probabilities (or majority-vote plain submissions)."""
     made = make_ensemble(submissions, out=out, force=force, solution=solution, test=test,
@@ -213,7 +218,7 @@ def upload(
                                          show_default=False)],
     test: Annotated[Path, typer.Option(
         help="Test file the submission must match (Kaggle's 28,000 rows if absent).")
-    ] = Path("data/test.csv"),
+    ] = WHERE.test,
 ) -> None:
     """Validate a submission, then upload it to Kaggle's digit-recognizer competition."""
     _upload(submission, message, expected_rows(test))

@@ -31,12 +31,12 @@ from kaggle_digits import runs
 from kaggle_digits.cli.app import app, console
 from kaggle_digits.constants import DEFAULT_MODEL, DEFAULT_PRINT_MODE, PRINT_MODES
 from kaggle_digits.errors import KdigitsError
+from kaggle_digits.locations import locations
 from kaggle_digits.splits import SplitConfig
 from kaggle_digits.train import Progress
 
-DEFAULT_TRAIN = Path("data/train.csv")
+WHERE = locations()  # the project folders, or a Kaggle notebook's
 SPLIT_DEFAULTS = SplitConfig()
-RUNS = Path("runs")
 
 
 class CVProgress(Progress):
@@ -176,7 +176,7 @@ def cv(
     model: Annotated[str | None, typer.Option(
         help="Model preset (see `kdigits models`).", show_default=DEFAULT_MODEL)] = None,
     train: Annotated[Path | None, typer.Option(
-        help="Training CSV or Kaggle zip.", show_default=str(DEFAULT_TRAIN))] = None,
+        help="Training CSV or Kaggle zip.", show_default=str(WHERE.train))] = None,
     folds: Annotated[int | None, typer.Option(
         help="k for stratified k-fold; 1 = one train/test split.",
         show_default=str(SPLIT_DEFAULTS.folds))] = None,
@@ -199,7 +199,7 @@ def cv(
         help="Override the preset's learning rate.")] = None,
     optimizer: Annotated[str | None, typer.Option(
         help="Override the preset's optimizer (adam, rmsprop, sgd, adadelta, …).")] = None,
-    runs_dir: Annotated[Path, typer.Option(help="Where run folders are created.")] = RUNS,
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders are created.")] = WHERE.runs,
     resume: Annotated[Path | None, typer.Option(
         metavar="RUN", help="Finish an interrupted run, reusing its finished folds and its "
                             "settings.")] = None,
@@ -229,7 +229,7 @@ def cv(
         training = config_for(name, epochs=epochs, batch_size=batch_size,
                               learning_rate=learning_rate, optimizer=optimizer,
                               seed=split.seed)
-        train_path = train or DEFAULT_TRAIN
+        train_path = train or WHERE.train
         options = {"model": name, "train": str(train_path), **split.to_json(),
                    "epochs": epochs, "batch_size": batch_size,
                    "learning_rate": learning_rate, "optimizer": optimizer,
@@ -306,7 +306,7 @@ def models_cmd() -> None:
 
 @app.command("runs")
 def runs_cmd(
-    runs_dir: Annotated[Path, typer.Option(help="Folder holding run folders.")] = RUNS,
+    runs_dir: Annotated[Path, typer.Option(help="Folder holding run folders.")] = WHERE.runs,
 ) -> None:
     """List cross-validation runs: model, folds, OOF and holdout accuracy, kappa, minutes."""
     found = runs.list_runs(runs_dir)
