@@ -139,6 +139,9 @@ def submit(
     upload: Annotated[bool, typer.Option(help="Upload to Kaggle after writing.")] = False,
     message: Annotated[str | None, typer.Option("-m", "--message",
                                                 help="Upload message.")] = None,
+    params: Annotated[Path | None, typer.Option(
+        metavar="FILE", help="Train with a `kdigits tune` best.json: its model, recipe and "
+                             "layer options.")] = None,
 ) -> None:
     """Train a preset (or reuse a cv run), predict test.csv and write a Kaggle submission."""
     from kaggle_digits.data import load_test, load_train
@@ -148,6 +151,17 @@ def submit(
         raise KdigitsError("--refit only applies with --run RUN")
     if run is not None and model is not None:
         raise KdigitsError("give either --model or --run, not both")
+    if run is not None and params is not None:
+        raise KdigitsError("give either --params or --run, not both")
+    tuned = None
+    if params is not None:
+        from kaggle_digits.params import load
+
+        tuned = load(params)
+        if model is not None and model != tuned.model:
+            raise KdigitsError(f"{params} was tuned for {tuned.model}, not {model}; "
+                               "drop --model")
+        model = tuned.model
     if run is not None and not refit and (epochs is not None or seed is not None):
         raise KdigitsError("--epochs and --seed only apply when training "
                            "(--model, or --run with --refit)")
@@ -160,7 +174,9 @@ def submit(
     name = cv_run.model if cv_run is not None else (model or DEFAULT_MODEL)
     training = None
     if cv_run is None or refit:  # settle the config first: a bad option costs no training
-        training = sub.training_config(name, {"seed": seed, "epochs": epochs}, cv_run)
+        given = {k: v for k, v in {"seed": seed, "epochs": epochs}.items() if v is not None}
+        training = sub.training_config(name, {**(tuned.overrides() if tuned else {}), **given},
+                                       cv_run)
     label = name if cv_run is None else f"{name}-{'refit' if refit else 'folds'}"
     out = out or sub.default_output(label)
     sub.refuse_bundle(out, force)  # before any training: a refusal costs nothing
@@ -171,7 +187,7 @@ def submit(
     if solution is not None:
         sub.check_solution(solution, len(test_data.pixels))
     record = sub.base_record(_command(), model=name, run=str(cv_run.path) if cv_run else None,
-                             refit=refit, tta=tta,
+                             refit=refit, tta=tta, params=str(params) if params else None,
                              train=sub.file_record(train, train_data.sha256),
                              test=sub.file_record(test, test_data.sha256))
     if training is not None:
