@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: install data demo test lint fuzz bench clean
+.PHONY: install data demo test lint fuzz bench clean postgres
 
 install: $(STAMP)
 
@@ -28,7 +28,23 @@ demo: data
 	$(BIN)/kdigits cv --model cnn-fast --folds 3
 	$(BIN)/kdigits submit --model cnn-fast
 
-test: data
+# Debian's PostgreSQL server, for the test of `kdigits tune --storage postgresql://…`: the
+# test starts a throwaway server of its own on 127.0.0.1 and deletes it afterwards; this
+# target only installs the binaries (as root), or says how, in which case that test skips.
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "PostgreSQL server binaries present: $$(ls -d /usr/lib/postgresql/*/bin | tail -1)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's postgresql (apt-get install -y postgresql)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql >/dev/null || \
+			{ apt-get update >/dev/null && \
+			  DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql >/dev/null; }; \
+	else \
+		echo "PostgreSQL server missing: sudo apt-get install -y postgresql" \
+		     "(the PostgreSQL test of kdigits tune skips without it)"; \
+	fi
+
+test: data postgres
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: install
