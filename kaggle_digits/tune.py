@@ -324,7 +324,7 @@ def prepare(settings: TuneSettings) -> Tuning:
     if "/" in name or name.startswith("."):
         raise KdigitsError(f"--study {name!r}: a study name cannot contain '/' or start "
                            "with '.'")
-    folder = (settings.runs_dir / f"tune-{name}").resolve()
+    folder = (Path(settings.runs_dir) / f"tune-{name}").resolve()
     url = settings.storage or f"sqlite:///{folder / 'study.db'}"
     return Tuning(settings, tunable, digits, split, identity, name, folder, url)
 
