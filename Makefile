@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: install data browser demo test lint fuzz bench clean
+.PHONY: install data browser postgres demo test lint fuzz bench clean
 
 install: $(STAMP)
 
@@ -28,6 +28,22 @@ demo: data
 	$(BIN)/kdigits cv --model cnn-fast --folds 3
 	$(BIN)/kdigits submit --model cnn-fast
 
+# Debian's PostgreSQL server, for the test of `kdigits tune --storage postgresql://…`: the
+# test starts a throwaway server of its own on 127.0.0.1 and deletes it afterwards; this
+# target only installs the binaries (as root), or says how, in which case that test skips.
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "PostgreSQL server binaries present: $$(ls -d /usr/lib/postgresql/*/bin | tail -1)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's postgresql (apt-get install -y postgresql)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql >/dev/null || \
+			{ apt-get update >/dev/null && \
+			  DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql >/dev/null; }; \
+	else \
+		echo "PostgreSQL server missing: sudo apt-get install -y postgresql" \
+		     "(the PostgreSQL test of kdigits tune skips without it)"; \
+	fi
+
 # Headless Chromium for tests/test_report_browser.py: Debian's package, installed here (not by
 # a test) when it is missing and we are root; otherwise one line, and that test skips.
 browser:
@@ -42,7 +58,7 @@ browser:
 		echo "chromium not found: the report browser test will skip (install it with: sudo apt-get install chromium)"; \
 	fi
 
-test: data browser
+test: data browser postgres
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: install

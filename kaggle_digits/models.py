@@ -9,6 +9,7 @@ interface (`train.fit` / `TrainedModel.predict_proba`) for the comparison table.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import sys
@@ -73,7 +74,7 @@ class Recipe:
 class Preset:
     name: str
     kind: str  # "mlp" (input 784), "cnn" (input 28×28×1) or "sklearn"
-    build: Callable[..., Any]  # () -> list of Keras layers, or (seed) -> sklearn estimator
+    build: Callable[..., Any]  # (**options) -> list of Keras layers, or (seed) -> estimator
     recipe: Recipe
     source: str
 
@@ -81,14 +82,23 @@ class Preset:
     def is_keras(self) -> bool:
         return self.kind in ("mlp", "cnn")
 
-    def keras_model(self) -> Any:
+    def options(self) -> dict[str, Any]:
+        """The builder's keyword options (width, dropout, augmentation) and their defaults,
+        read from its signature so that tuning and ``--params`` files cannot drift from the
+        layer list."""
+        if not self.is_keras:
+            return {}
+        return {name: p.default for name, p in inspect.signature(self.build).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+
+    def keras_model(self, **options: Any) -> Any:
         """A fresh, uncompiled model; its name is the preset's, so a saved file says
         what it is."""
         keras = keras_module()
-        return keras.Sequential(self.build(), name=self.name)
+        return keras.Sequential(self.build(**options), name=self.name)
 
-    def parameters(self) -> int | None:
-        return self.keras_model().count_params() if self.is_keras else None
+    def parameters(self, **options: Any) -> int | None:
+        return self.keras_model(**options).count_params() if self.is_keras else None
 
 
 # --- Keras presets -----------------------------------------------------------------------
@@ -101,10 +111,10 @@ def mlp_small() -> list:
             layers.Dense(10, activation="softmax")]
 
 
-def mlp() -> list:
+def mlp(width: int = 512) -> list:
     layers = keras_module().layers
     return [layers.Input((784,)),
-            layers.Dense(512, activation="relu"),
+            layers.Dense(width, activation="relu"),
             layers.Dense(10, activation="softmax")]
 
 
@@ -124,65 +134,67 @@ def _bn_relu() -> list:
     return [layers.BatchNormalization(momentum=0.9), layers.Activation("relu")]
 
 
-def mlp_fast() -> list:
+def mlp_fast(width: int = 512, dropout: float = 0.3) -> list:
     layers = keras_module().layers
     return [layers.Input((784,)),
-            layers.Dense(512, use_bias=False), *_bn_relu(), layers.Dropout(0.3),
-            layers.Dense(512, use_bias=False), *_bn_relu(), layers.Dropout(0.3),
+            layers.Dense(width, use_bias=False), *_bn_relu(), layers.Dropout(dropout),
+            layers.Dense(width, use_bias=False), *_bn_relu(), layers.Dropout(dropout),
             layers.Dense(10, activation="softmax")]
 
 
-def cnn() -> list:
+def cnn(dropout: float = 0.5) -> list:
     layers = keras_module().layers
     return [layers.Input((28, 28, 1)),
             layers.Conv2D(32, 3, activation="relu"),
             layers.Conv2D(64, 3, activation="relu"),
             layers.MaxPooling2D(2), layers.Dropout(0.25),
             layers.Flatten(),
-            layers.Dense(128, activation="relu"), layers.Dropout(0.5),
+            layers.Dense(128, activation="relu"), layers.Dropout(dropout),
             layers.Dense(10, activation="softmax")]
 
 
-def cnn_wide() -> list:
+def cnn_wide(dropout: float = 0.25) -> list:
     layers = keras_module().layers
     return [layers.Input((28, 28, 1)),
             layers.Conv2D(64, 3, activation="relu"),
             layers.Conv2D(128, 3, activation="relu"),
             layers.MaxPooling2D(2), layers.Dropout(0.25),
             layers.Flatten(),
-            layers.Dense(128, activation="relu"), layers.Dropout(0.25),
+            layers.Dense(128, activation="relu"), layers.Dropout(dropout),
             layers.Dense(10, activation="softmax")]
 
 
-def _lenet_bn(dense: int = 128) -> list:
+def _lenet_bn(dense: int = 128, dropout: float = 0.3) -> list:
     """A BatchNorm LeNet: 5×5 conv → pool, twice. About 3.9 M multiply-adds per digit, a
     third of mnist_cnn's, which is where the CPU speed comes from (bench/README.md)."""
     layers = keras_module().layers
     return [layers.Conv2D(32, 5, use_bias=False), *_bn_relu(), layers.MaxPooling2D(2),
             layers.Conv2D(64, 5, use_bias=False), *_bn_relu(), layers.MaxPooling2D(2),
             layers.Flatten(),
-            layers.Dense(dense, use_bias=False), *_bn_relu(), layers.Dropout(0.3),
+            layers.Dense(dense, use_bias=False), *_bn_relu(), layers.Dropout(dropout),
             layers.Dense(10, activation="softmax")]
 
 
-def cnn_fast() -> list:
+def cnn_fast(dense: int = 128, dropout: float = 0.3, shift: float = 0.08,
+             rotate: float = 0.025) -> list:
     # Small shifts and rotations (training only: Keras skips them at predict time) buy
     # the last half point that a plain BatchNorm CNN stalls short of.
     layers = keras_module().layers
     return [layers.Input((28, 28, 1)),
-            layers.RandomTranslation(0.08, 0.08, fill_mode="constant"),
-            layers.RandomRotation(0.025, fill_mode="constant"),
-            *_lenet_bn()]
+            layers.RandomTranslation(shift, shift, fill_mode="constant"),
+            layers.RandomRotation(rotate, fill_mode="constant"),
+            *_lenet_bn(dense, dropout)]
 
 
-def best() -> list:
+def best(dense: int = 256, dropout: float = 0.3, shift: float = 0.1, rotate: float = 0.03,
+         zoom: float = 0.1) -> list:
     # Wider head, stronger augmentation, longer schedule; `members=3` averages 3 seeds.
     layers = keras_module().layers
     return [layers.Input((28, 28, 1)),
-            layers.RandomTranslation(0.1, 0.1, fill_mode="constant"),
-            layers.RandomRotation(0.03, fill_mode="constant"),
-            layers.RandomZoom(0.1, fill_mode="constant"),
-            *_lenet_bn(256)]
+            layers.RandomTranslation(shift, shift, fill_mode="constant"),
+            layers.RandomRotation(rotate, fill_mode="constant"),
+            layers.RandomZoom(zoom, fill_mode="constant"),
+            *_lenet_bn(dense, dropout)]
 
 
 # --- scikit-learn baselines --------------------------------------------------------------

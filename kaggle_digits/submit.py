@@ -31,6 +31,7 @@ from kaggle_digits.errors import KdigitsError
 from kaggle_digits.fileio import refuse_existing, write_bytes, write_json
 from kaggle_digits.kaggle_api import require_credentials
 from kaggle_digits.locations import locations
+from kaggle_digits.params import load_for as load_params_for
 from kaggle_digits.predict import Advance, Predictor, average_probabilities, prediction_steps
 from kaggle_digits.runs import Run, load_run
 from kaggle_digits.stats import ConfusionStats, confusion_stats
@@ -250,6 +251,7 @@ class SubmitConfig:
     solution: Path | None = None  # default: solution.csv beside test, if it belongs to it
     upload: bool = False
     message: str | None = None
+    params: Path | None = None  # a `kdigits tune` best.json: model, recipe, layer options
 
 
 @dataclass
@@ -293,6 +295,11 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
         raise KdigitsError("--refit only applies with --run RUN")
     if config.run is not None and config.model is not None:
         raise KdigitsError("give either --model or --run, not both")
+    if config.run is not None and config.params is not None:
+        raise KdigitsError("give either --params or --run, not both")
+    tuned = load_params_for(config.params, config.model)
+    if tuned is not None:
+        config = replace(config, model=tuned.model)
     if (config.run is not None and not config.refit
             and (config.epochs is not None or config.seed is not None)):
         raise KdigitsError("--epochs and --seed only apply when training "
@@ -306,8 +313,9 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
     name = cv_run.model if cv_run is not None else (config.model or DEFAULT_MODEL)
     training = None
     if cv_run is None or config.refit:
-        training = training_config(name, {"seed": config.seed, "epochs": config.epochs},
-                                   cv_run)
+        given = {"seed": config.seed, "epochs": config.epochs}
+        tuned_overrides = tuned.overrides() if tuned is not None else {}
+        training = training_config(name, {**tuned_overrides, **given}, cv_run)
     label = name if cv_run is None else f"{name}-{'refit' if config.refit else 'folds'}"
     out = config.out or default_output(label)
     refuse_bundle(out, config.force)
@@ -321,6 +329,7 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
         check_solution(solution, len(test))
     record = base_record(command, model=name, run=str(cv_run.path) if cv_run else None,
                          refit=config.refit, tta=config.tta,
+                         params=str(config.params) if config.params else None,
                          train=file_record(train_path, train.sha256),
                          test=file_record(test_path, test.sha256))
     notes = []

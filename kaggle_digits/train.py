@@ -43,6 +43,7 @@ class TrainConfig:
     validation_split: float = 0.0
     members: int = 1
     seed: int = 42
+    model_options: dict = field(default_factory=dict)  # the preset builder's keywords
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -64,6 +65,10 @@ def config_for(preset_name: str, **overrides: Any) -> TrainConfig:
     recipe = asdict(preset.recipe)
     config = TrainConfig(preset=preset_name, **{**recipe, **given})
     _check(config)
+    unknown = sorted(set(config.model_options) - set(preset.options()))
+    if unknown:
+        takes = ", ".join(preset.options()) or "no options"
+        raise KdigitsError(f"{preset_name} has no option {', '.join(unknown)}; it takes {takes}")
     return config
 
 
@@ -210,14 +215,15 @@ def load_trained(path: str | os.PathLike[str]) -> TrainedModel:
     raise KdigitsError(f"{path}: expected a .keras or .joblib model file")
 
 
-def layer_summary(preset_name: str) -> list[tuple[str, str, int]]:
-    """(layer, output shape, parameters) per layer, like Keras' ``summary()``."""
+def layer_summary(preset_name: str, **options: Any) -> list[tuple[str, str, int]]:
+    """(layer, output shape, parameters) per layer, like Keras' ``summary()``; ``options``
+    are the builder's keywords (a tuned width changes the table)."""
     preset = get_preset(preset_name)
     if not preset.is_keras:
         return [(type(preset.build(0)).__name__, "(None, 10)", 0)]
     keras_module().backend.clear_session()  # layer names without earlier models' counters
     rows = []
-    for layer in preset.keras_model().layers:
+    for layer in preset.keras_model(**options).layers:
         shape = "(" + ", ".join(str(d) for d in layer.output.shape) + ")"
         rows.append((f"{layer.name} ({type(layer).__name__})", shape, layer.count_params()))
     return rows
@@ -279,7 +285,8 @@ def _fit_keras(preset: Preset, pixels: np.ndarray, labels: np.ndarray, config: T
     keras.backend.clear_session()  # forget earlier folds' graphs and layer-name counters
     for member in range(1, config.members + 1):
         seed_everything(config.seed + 1000 * (member - 1))
-        model = keras.Sequential(preset.build(), name=preset.name if config.members == 1
+        model = keras.Sequential(preset.build(**config.model_options),
+                                 name=preset.name if config.members == 1
                                  else f"{preset.name}-{member}")
         shape = tuple(model.input_shape)
         steps = -(-labels.size // config.batch_size)

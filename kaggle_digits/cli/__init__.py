@@ -6,6 +6,7 @@ from kaggle_digits.cli import (  # noqa: F401  (imported for their commands)
     score_cmd,
     submit_cmd,
     train_cmd,
+    tune_cmd,
 )
 from kaggle_digits.cli.app import app, main
 

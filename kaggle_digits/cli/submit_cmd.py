@@ -146,11 +146,15 @@ def submit(
     upload: Annotated[bool, typer.Option(help="Upload to Kaggle after writing.")] = False,
     message: Annotated[str | None, typer.Option("-m", "--message",
                                                 help="Upload message.")] = None,
+    params: Annotated[Path | None, typer.Option(
+        metavar="FILE", help="Train with a `kdigits tune` best.json: its model, recipe and "
+                             "layer options.")] = None,
 ) -> None:
     """Train a preset (or reuse a cv run), predict test.csv and write a Kaggle submission."""
     plan = plan_submit(SubmitConfig(model=model, run=run, refit=refit, train=train, test=test,
                                     out=out, force=force, seed=seed, epochs=epochs, tta=tta,
-                                    solution=solution, upload=upload, message=message),
+                                    solution=solution, upload=upload, message=message,
+                                    params=params),
                        command=_command())
     for note in plan.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)

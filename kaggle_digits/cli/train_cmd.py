@@ -32,6 +32,8 @@ from kaggle_digits.cli.app import app, console
 from kaggle_digits.constants import DEFAULT_MODEL, DEFAULT_PRINT_MODE, PRINT_MODES
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.locations import locations
+from kaggle_digits.params import Params
+from kaggle_digits.params import load_for as load_params_for
 from kaggle_digits.splits import SplitConfig
 from kaggle_digits.train import Progress
 
@@ -127,11 +129,11 @@ def _command() -> str:
     return shlex.join(["kdigits", *sys.argv[1:]])
 
 
-def summary_table(model: str) -> Table:
-    """Keras' ``summary()`` as a Rich table."""
+def summary_table(model: str, options: dict | None = None) -> Table:
+    """Keras' ``summary()`` as a Rich table (``options``: the builder's tuned keywords)."""
     from kaggle_digits.train import layer_summary
 
-    rows = layer_summary(model)
+    rows = layer_summary(model, **(options or {}))
     table = Table(title=f"{model}: layers", title_justify="left", title_style="bold")
     table.add_column("Layer (type)")
     table.add_column("Output shape")
@@ -205,6 +207,10 @@ def cv(
                             "settings.")] = None,
     mode: Annotated[str, typer.Option(
         help=f"caret print mode: {', '.join(PRINT_MODES)}.")] = DEFAULT_PRINT_MODE,
+    params: Annotated[Path | None, typer.Option(
+        metavar="FILE", help="Train with a `kdigits tune` best.json: its model, recipe and "
+                             "layer options, on the split it was tuned on; options given "
+                             "here win.")] = None,
 ) -> None:
     """Cross-validate a model: stratified folds, a holdout, caret statistics, a run folder."""
     from kaggle_digits.caret_text import print_caret
@@ -216,26 +222,33 @@ def cv(
     if resume is not None:
         clash = _given(model=model, folds=folds, holdout=holdout, percent=percent,
                        test_size=test_size, seed=seed, epochs=epochs, batch_size=batch_size,
-                       learning_rate=learning_rate, optimizer=optimizer)
+                       learning_rate=learning_rate, optimizer=optimizer, params=params)
         if clash:
             raise KdigitsError(f"--resume takes its settings from {resume}/config.json; "
                                f"drop {', '.join(clash)}")
         plan = runs.resume_cv(resume, train)
     else:
-        name = model or DEFAULT_MODEL
+        tuned = load_params_for(params, model)
+        name = model or (tuned.model if tuned else DEFAULT_MODEL)
+        base = replace(SPLIT_DEFAULTS, **((tuned.split or {}) if tuned else {}))
         given = {"folds": folds, "holdout": holdout, "percent": percent,
                  "test_size": test_size, "seed": seed}
-        split = replace(SPLIT_DEFAULTS, **{k: v for k, v in given.items() if v is not None})
-        training = config_for(name, epochs=epochs, batch_size=batch_size,
-                              learning_rate=learning_rate, optimizer=optimizer,
+        split = replace(base, **{k: v for k, v in given.items() if v is not None})
+        recipe = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size,
+                                    "learning_rate": learning_rate,
+                                    "optimizer": optimizer}.items() if v is not None}
+        training = config_for(name, **{**(tuned.overrides() if tuned else {}), **recipe},
                               seed=split.seed)
         train_path = train or WHERE.train
         options = {"model": name, "train": str(train_path), **split.to_json(),
                    "epochs": epochs, "batch_size": batch_size,
                    "learning_rate": learning_rate, "optimizer": optimizer,
-                   "runs_dir": str(runs_dir), "mode": mode}
+                   "runs_dir": str(runs_dir), "mode": mode,
+                   "params": str(params) if params else None}
         plan = runs.plan_cv(train_path, split, training, runs_dir=runs_dir,
                             command=_command(), options=options)
+        if tuned:
+            _print_tuned(tuned, plan)
     _print_plan(plan)
     with CVProgress(console) as progress:
         result = runs.run_cv(plan, progress)
@@ -279,11 +292,25 @@ def _print_plan(plan: runs.CVPlan) -> None:
     from kaggle_digits.models import get_preset
 
     if get_preset(plan.model).is_keras:
-        console.print(summary_table(plan.model))
+        console.print(summary_table(plan.model, training.model_options))
         recipe = (f"{training.optimizer} lr {training.learning_rate:g}, {training.epochs} "
                   f"epochs, batch {training.batch_size}, {training.schedule} schedule"
-                  + (f", mean of {training.members} seeds" if training.members > 1 else ""))
+                  + (f", mean of {training.members} seeds" if training.members > 1 else "")
+                  + "".join(f", {k} {v:g}" if isinstance(v, float) else f", {k} {v}"
+                            for k, v in training.model_options.items()))
         console.print(f"recipe: {recipe}", highlight=False)
+
+
+def _print_tuned(tuned: Params, plan: runs.CVPlan) -> None:
+    """Where the settings came from, and whether the holdout is still unseen by tuning."""
+    console.print(f"parameters from {tuned.path}", highlight=False, soft_wrap=True)
+    if tuned.split is not None and tuned.split != plan.split.config.to_json():
+        console.print(f"[yellow]note:[/] this split differs from the one {tuned.path} was "
+                      "tuned on, so its holdout may hold rows the tuning selected on",
+                      highlight=False, soft_wrap=True)
+    if tuned.train_sha256 not in (None, plan.config["data"]["train_sha256"]):
+        console.print(f"[yellow]note:[/] {tuned.path} was tuned on another train file "
+                      "(SHA-256 differs)", highlight=False, soft_wrap=True)
 
 
 @app.command("models")
