@@ -120,7 +120,7 @@ def main() -> None:
 
     result = {
         "model": args.model, "config": config.to_json(), "quick": args.quick,
-        "train_rows": int(len(y_train)), "test_rows": int(len(y_test)),
+        "train_rows": len(y_train), "test_rows": len(y_test),
         "rows": rows, "fit_wall_seconds": round(fit_seconds, 1),
         "total_wall_seconds": round(time.perf_counter() - started, 1),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),

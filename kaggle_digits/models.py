@@ -186,15 +186,31 @@ def cnn_fast(dense: int = 128, dropout: float = 0.3, shift: float = 0.08,
             *_lenet_bn(dense, dropout)]
 
 
-def best(dense: int = 256, dropout: float = 0.3, shift: float = 0.1, rotate: float = 0.03,
+def _conv_bn(filters: int, size: int, strides: int = 1) -> list:
+    layers = keras_module().layers
+    return [layers.Conv2D(filters, size, strides=strides, activation="relu",
+                          padding="same" if strides > 1 else "valid"),
+            layers.BatchNormalization()]
+
+
+def best(dropout: float = 0.4, shift: float = 0.1, rotate: float = 10 / 360,
          zoom: float = 0.1) -> list:
-    # Wider head, stronger augmentation, longer schedule; `members=3` averages 3 seeds.
+    # Chris Deotte's Kaggle MNIST net (public kernel "25 Million Images! [0.99757]"):
+    # stride-2 5×5 convolutions instead of pooling, BatchNorm after every convolution,
+    # heavy dropout; trained on digits shifted, turned (±10°) and zoomed (±10%). About
+    # 99.6% alone; several seeds averaged (`members`) are what reach the leaderboard.
     layers = keras_module().layers
     return [layers.Input((28, 28, 1)),
             layers.RandomTranslation(shift, shift, fill_mode="constant"),
             layers.RandomRotation(rotate, fill_mode="constant"),
             layers.RandomZoom(zoom, fill_mode="constant"),
-            *_lenet_bn(dense, dropout)]
+            *_conv_bn(32, 3), *_conv_bn(32, 3), *_conv_bn(32, 5, strides=2),
+            layers.Dropout(dropout),
+            *_conv_bn(64, 3), *_conv_bn(64, 3), *_conv_bn(64, 5, strides=2),
+            layers.Dropout(dropout),
+            *_conv_bn(128, 4),
+            layers.Flatten(), layers.Dropout(dropout),
+            layers.Dense(10, activation="softmax")]
 
 
 # --- scikit-learn baselines --------------------------------------------------------------
@@ -239,8 +255,9 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            "mnist_cnn with 64/128 filters (~99.1%)"),
     Preset("cnn-fast", "cnn", cnn_fast, Recipe("adam", 3e-3, 18, 128, schedule="cosine"),
            "kdigits default: BatchNorm LeNet, shifts/rotations, cosine schedule (~99.5%)"),
-    Preset("best", "cnn", best, Recipe("adam", 3e-3, 24, 128, schedule="cosine", members=3),
-           "kdigits: wider cnn-fast, stronger augmentation, mean of 3 seeds"),
+    Preset("best", "cnn", best, Recipe("adam", 2e-3, 25, 128, schedule="cosine", members=3),
+           "Deotte's Kaggle CNN (stride-2 convs, BatchNorm, rotate/zoom/shift), "
+           "mean of 3 seeds"),
     Preset("logreg", "sklearn", logreg, _SKLEARN, "scikit-learn LogisticRegression"),
     Preset("random-forest", "sklearn", random_forest, _SKLEARN,
            "scikit-learn RandomForest, 200 trees"),

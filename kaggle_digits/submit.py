@@ -247,6 +247,7 @@ class SubmitConfig:
     force: bool = False
     seed: int | None = None
     epochs: int | None = None
+    members: int | None = None  # seeded models averaged (the preset's recipe says)
     tta: bool = False
     solution: Path | None = None  # default: solution.csv beside test, if it belongs to it
     upload: bool = False
@@ -301,8 +302,8 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
     if tuned is not None:
         config = replace(config, model=tuned.model)
     if (config.run is not None and not config.refit
-            and (config.epochs is not None or config.seed is not None)):
-        raise KdigitsError("--epochs and --seed only apply when training "
+            and (config.epochs, config.seed, config.members) != (None, None, None)):
+        raise KdigitsError("--epochs, --seed and --members only apply when training "
                            "(--model, or --run with --refit)")
     if config.upload:
         if not config.message:
@@ -313,7 +314,7 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
     name = cv_run.model if cv_run is not None else (config.model or DEFAULT_MODEL)
     training = None
     if cv_run is None or config.refit:
-        given = {"seed": config.seed, "epochs": config.epochs}
+        given = {"seed": config.seed, "epochs": config.epochs, "members": config.members}
         tuned_overrides = tuned.overrides() if tuned is not None else {}
         training = training_config(name, {**tuned_overrides, **given}, cv_run)
     label = name if cv_run is None else f"{name}-{'refit' if config.refit else 'folds'}"

@@ -140,6 +140,9 @@ def submit(
         help="Test-time augmentation: average the image and its four 1-pixel shifts.")] = False,
     epochs: Annotated[int | None, typer.Option(
         min=1, help="Override the preset's epochs (quick runs).")] = None,
+    members: Annotated[int | None, typer.Option(
+        min=1, help="Override the preset's number of seeded members averaged (best: 3).")
+    ] = None,
     solution: Annotated[Path | None, typer.Option(
         help="ImageId,Label answers to score against (default: solution.csv beside --test, "
              "if there is one).", show_default=False)] = None,
@@ -152,9 +155,9 @@ def submit(
 ) -> None:
     """Train a preset (or reuse a cv run), predict test.csv and write a Kaggle submission."""
     plan = plan_submit(SubmitConfig(model=model, run=run, refit=refit, train=train, test=test,
-                                    out=out, force=force, seed=seed, epochs=epochs, tta=tta,
-                                    solution=solution, upload=upload, message=message,
-                                    params=params),
+                                    out=out, force=force, seed=seed, epochs=epochs,
+                                    members=members, tta=tta, solution=solution,
+                                    upload=upload, message=message, params=params),
                        command=_command())
     for note in plan.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)

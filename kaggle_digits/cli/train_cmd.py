@@ -195,6 +195,9 @@ def cv(
         help="Seed for splits, weights and shuffling; fold k trains with seed + k.",
         show_default=str(SPLIT_DEFAULTS.seed))] = None,
     epochs: Annotated[int | None, typer.Option(help="Override the preset's epochs.")] = None,
+    members: Annotated[int | None, typer.Option(
+        min=1, help="Override the preset's number of seeded members averaged per fold "
+                    "(best: 3).")] = None,
     batch_size: Annotated[int | None, typer.Option(
         help="Override the preset's batch size.")] = None,
     learning_rate: Annotated[float | None, typer.Option(
@@ -221,8 +224,9 @@ def cv(
         raise KdigitsError(f"--mode must be one of {', '.join(PRINT_MODES)}, not {mode!r}")
     if resume is not None:
         clash = _given(model=model, folds=folds, holdout=holdout, percent=percent,
-                       test_size=test_size, seed=seed, epochs=epochs, batch_size=batch_size,
-                       learning_rate=learning_rate, optimizer=optimizer, params=params)
+                       test_size=test_size, seed=seed, epochs=epochs, members=members,
+                       batch_size=batch_size, learning_rate=learning_rate,
+                       optimizer=optimizer, params=params)
         if clash:
             raise KdigitsError(f"--resume takes its settings from {resume}/config.json; "
                                f"drop {', '.join(clash)}")
@@ -234,14 +238,14 @@ def cv(
         given = {"folds": folds, "holdout": holdout, "percent": percent,
                  "test_size": test_size, "seed": seed}
         split = replace(base, **{k: v for k, v in given.items() if v is not None})
-        recipe = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size,
-                                    "learning_rate": learning_rate,
+        recipe = {k: v for k, v in {"epochs": epochs, "members": members,
+                                    "batch_size": batch_size, "learning_rate": learning_rate,
                                     "optimizer": optimizer}.items() if v is not None}
         training = config_for(name, **{**(tuned.overrides() if tuned else {}), **recipe},
                               seed=split.seed)
         train_path = train or WHERE.train
         options = {"model": name, "train": str(train_path), **split.to_json(),
-                   "epochs": epochs, "batch_size": batch_size,
+                   "epochs": epochs, "members": members, "batch_size": batch_size,
                    "learning_rate": learning_rate, "optimizer": optimizer,
                    "runs_dir": str(runs_dir), "mode": mode,
                    "params": str(params) if params else None}
