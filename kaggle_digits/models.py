@@ -190,7 +190,7 @@ def _conv_bn(filters: int, size: int, strides: int = 1) -> list:
     layers = keras_module().layers
     return [layers.Conv2D(filters, size, strides=strides, activation="relu",
                           padding="same" if strides > 1 else "valid"),
-            layers.BatchNormalization()]
+            layers.BatchNormalization(momentum=0.9)]
 
 
 def best(dropout: float = 0.4, shift: float = 0.1, rotate: float = 10 / 360,
