@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,11 +92,16 @@ class Preset:
         return {name: p.default for name, p in inspect.signature(self.build).parameters.items()
                 if p.default is not inspect.Parameter.empty}
 
-    def keras_model(self, **options: Any) -> Any:
+    def keras_model(self, name: str | None = None, **options: Any) -> Any:
         """A fresh, uncompiled model; its name is the preset's, so a saved file says
-        what it is."""
+        what it is. A builder may return a list of layers or a whole Keras model."""
         keras = keras_module()
-        return keras.Sequential(self.build(**options), name=self.name)
+        built = self.build(**options)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", name or self.name).strip("_")
+        if isinstance(built, keras.Model):
+            inputs = keras.Input(tuple(built.input_shape[1:]))
+            return keras.Model(inputs, built(inputs), name=name)
+        return keras.Sequential(built, name=name)
 
     def parameters(self, **options: Any) -> int | None:
         return self.keras_model(**options).count_params() if self.is_keras else None

@@ -33,10 +33,11 @@ import numpy as np
 from kaggle_digits import __version__
 from kaggle_digits.constants import CLASSES, N_CLASSES, PROB_COLUMNS
 from kaggle_digits.errors import Interrupted, KdigitsError
-from kaggle_digits.fileio import atomic_output, write_bytes, write_json
+from kaggle_digits.fileio import atomic_output, write_bytes, write_json, write_text
 from kaggle_digits.splits import HOLDOUT_FOLD, Split, SplitConfig, make_split
 from kaggle_digits.stats import ConfusionStats, confusion_stats
 from kaggle_digits.train import Progress, TrainConfig, fit, measure
+from kaggle_digits.user_models import get_model, model_file, short_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 HOLDOUT_MODEL = ("fold ensemble: the holdout is predicted by the mean of the fold models' "
                  "probabilities; no model is trained on it")
 PREDICTION_COLUMNS = ["row", "fold", "label", "prediction", *PROB_COLUMNS]
+MODEL_SOURCE = "model_source.py"  # a copy of the user's model file, for the record
 HISTORY_COLUMNS = ["fold", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds",
                    "member"]
 
@@ -173,12 +175,10 @@ def plan_cv(train_path: str | os.PathLike[str], split_config: SplitConfig,
             command: str = "", options: dict | None = None) -> CVPlan:
     """Load and split the data, then create the run folder and its config.json."""
     from kaggle_digits.data import load_train
-    from kaggle_digits.models import get_preset
-
-    preset = get_preset(training.preset)
+    preset = get_model(training.preset)
     digits = load_train(train_path)
     split = make_split(digits.labels, split_config)
-    run_dir = create_run_dir(runs_dir, training.preset)
+    run_dir = create_run_dir(runs_dir, short_name(training.preset))
     config = {
         "command": command,
         "options": options or {},
@@ -196,6 +196,10 @@ def plan_cv(train_path: str | os.PathLike[str], split_config: SplitConfig,
         "holdout_model": HOLDOUT_MODEL if split.holdout.size else "no holdout (--holdout 0)",
         "versions": versions(),
     }
+    user_file = model_file(training.preset)
+    if user_file is not None:  # the user's own model: which file, and its text beside it
+        config["model_file"] = {**user_file.to_json(), "copy": MODEL_SOURCE}
+        write_text(run_dir / MODEL_SOURCE, user_file.source)
     write_json(run_dir / "config.json", config)
     return CVPlan(run_dir, config, digits.pixels, digits.labels, split, training)
 
@@ -217,6 +221,12 @@ def resume_cv(run_path: str | os.PathLike[str],
     except (KeyError, TypeError) as error:
         raise KdigitsError(f"{run.path}/config.json is not a kdigits cv config "
                            f"({error})") from None
+    recorded_file = config.get("model_file")
+    if recorded_file:
+        current = model_file(training.preset)
+        if current is not None and current.sha256 != recorded_file.get("sha256"):
+            raise KdigitsError(f"{current.path} has changed since {run.path} started (SHA-256 "
+                               f"differs); its text then is in {run.path / MODEL_SOURCE}")
     digits = load_train(source)
     if digits.sha256 != sha:
         raise KdigitsError(f"{source} is not the train file this run started with "

@@ -37,6 +37,7 @@ from kaggle_digits.runs import Run, load_run
 from kaggle_digits.stats import ConfusionStats, confusion_stats
 from kaggle_digits.submission_file import read_label_file, write_submission
 from kaggle_digits.train import Progress, TrainConfig, config_for, fit, load_trained
+from kaggle_digits.user_models import model_file, short_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -317,7 +318,8 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
         given = {"seed": config.seed, "epochs": config.epochs, "members": config.members}
         tuned_overrides = tuned.overrides() if tuned is not None else {}
         training = training_config(name, {**tuned_overrides, **given}, cv_run)
-    label = name if cv_run is None else f"{name}-{'refit' if config.refit else 'folds'}"
+    label = short_name(name) + ("" if cv_run is None
+                                else f"-{'refit' if config.refit else 'folds'}")
     out = config.out or default_output(label)
     refuse_bundle(out, config.force)
 
@@ -333,6 +335,9 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
                          params=str(config.params) if config.params else None,
                          train=file_record(train_path, train.sha256),
                          test=file_record(test_path, test.sha256))
+    user_file = model_file(name)
+    if user_file is not None:  # the user's own model: which file, its hash and its text
+        record["model_file"] = {**user_file.to_json(), "source": user_file.source}
     notes = []
     if cv_run is not None and training is not None:
         recorded_sha = (cv_run.config.get("data") or {}).get("train_sha256")

@@ -22,7 +22,8 @@ import numpy as np
 
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.fileio import atomic_output, write_bytes
-from kaggle_digits.models import Preset, get_preset, keras_module
+from kaggle_digits.models import Preset, keras_module
+from kaggle_digits.user_models import get_model
 
 OPTIMIZERS = ("adam", "adamw", "nadam", "adamax", "rmsprop", "sgd", "adadelta", "adagrad")
 SCHEDULES = ("constant", "cosine", "exponential")
@@ -52,7 +53,7 @@ class TrainConfig:
 
 def config_for(preset_name: str, **overrides: Any) -> TrainConfig:
     """The preset's recipe with the user's overrides on top (``None`` means "not given")."""
-    preset = get_preset(preset_name)
+    preset = get_model(preset_name)
     given = {k: v for k, v in overrides.items() if v is not None}
     unknown = set(given) - set(TrainConfig.__dataclass_fields__) - {"preset"}
     if unknown:
@@ -219,7 +220,7 @@ def load_trained(path: str | os.PathLike[str]) -> TrainedModel:
 def layer_summary(preset_name: str, **options: Any) -> list[tuple[str, str, int]]:
     """(layer, output shape, parameters) per layer, like Keras' ``summary()``; ``options``
     are the builder's keywords (a tuned width changes the table)."""
-    preset = get_preset(preset_name)
+    preset = get_model(preset_name)
     if not preset.is_keras:
         return [(type(preset.build(0)).__name__, "(None, 10)", 0)]
     keras_module().backend.clear_session()  # layer names without earlier models' counters
@@ -242,7 +243,7 @@ def fit(preset_name: str, pixels: np.ndarray, labels: np.ndarray, config: TrainC
     honest. A recipe with ``validation_split`` instead watches a stratified part of the
     training rows, which it then does not train on, as the original recipe did.
     """
-    preset = get_preset(preset_name)
+    preset = get_model(preset_name)
     progress = progress or Progress()
     pixels, labels = check_pixels(pixels), np.asarray(labels, dtype=np.uint8)
     if pixels.shape[0] != labels.shape[0] or pixels.shape[0] == 0:
@@ -286,9 +287,8 @@ def _fit_keras(preset: Preset, pixels: np.ndarray, labels: np.ndarray, config: T
     keras.backend.clear_session()  # forget earlier folds' graphs and layer-name counters
     for member in range(1, config.members + 1):
         seed_everything(config.seed + 1000 * (member - 1))
-        model = keras.Sequential(preset.build(**config.model_options),
-                                 name=preset.name if config.members == 1
-                                 else f"{preset.name}-{member}")
+        model = preset.keras_model(name=preset.name if config.members == 1
+                                   else f"{preset.name}-{member}", **config.model_options)
         shape = tuple(model.input_shape)
         steps = -(-labels.size // config.batch_size)
         model.compile(optimizer=_optimizer(config, steps * config.epochs),

@@ -52,7 +52,7 @@ from optuna.trial import FrozenTrial, TrialState
 from kaggle_digits import __version__, params
 from kaggle_digits.errors import Interrupted, KdigitsError
 from kaggle_digits.fileio import atomic_output, write_bytes, write_json
-from kaggle_digits.models import PRESETS, Preset, get_preset
+from kaggle_digits.models import PRESETS, Preset
 from kaggle_digits.splits import Split, SplitConfig, make_split
 from kaggle_digits.train import (
     N_CLASSES,
@@ -63,6 +63,7 @@ from kaggle_digits.train import (
     fit,
     measure,
 )
+from kaggle_digits.user_models import get_model, short_name
 
 if TYPE_CHECKING:
     from kaggle_digits.data import Digits
@@ -151,14 +152,12 @@ def default_space(preset: Preset) -> Space:
 
 def resolve_model(text: str) -> Tunable:
     """``--model`` text → what to tune. Presets today; FILE.py:FUNCTION slots in here."""
-    if ":" in text or text.endswith(".py"):
-        raise KdigitsError(f"model files ({text}) are not supported yet; tune a preset: "
-                           + ", ".join(n for n, p in PRESETS.items() if p.is_keras))
-    preset = get_preset(text)
+    preset = get_model(text)
     if not preset.is_keras:
         raise KdigitsError(f"{text} is a scikit-learn baseline; kdigits tune searches Keras "
                            "presets: " + ", ".join(n for n, p in PRESETS.items() if p.is_keras))
-    return check_space(Tunable(text, preset, default_space(preset)))
+    space = getattr(preset, "space", None) or default_space(preset)  # a file's own SPACE
+    return check_space(Tunable(text, preset, space))
 
 
 def check_space(tunable: Tunable) -> Tunable:
@@ -319,7 +318,7 @@ def prepare(settings: TuneSettings) -> Tuning:
     identity = {"model": tunable.name, "train_sha256": digits.sha256,
                 "split": settings.split.to_json(), "epochs": settings.epochs}
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
-    name = settings.study or f"{tunable.name}-{digest}"
+    name = settings.study or f"{short_name(tunable.name)}-{digest}"
     if "/" in name or name.startswith("."):
         raise KdigitsError(f"--study {name!r}: a study name cannot contain '/' or start "
                            "with '.'")

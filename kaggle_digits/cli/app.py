@@ -25,8 +25,8 @@ app = typer.Typer(
 data_app = typer.Typer(help="Get, check and describe competition data.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
-console = Console(soft_wrap=True)  # never break a path or a number across lines
-err_console = Console(stderr=True, soft_wrap=True)
+console = Console(soft_wrap=True, emoji=False)  # never break a path; ":x" is no emoji
+err_console = Console(stderr=True, soft_wrap=True, emoji=False)
 
 
 def _version(value: bool) -> None:

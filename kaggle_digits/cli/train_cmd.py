@@ -293,9 +293,9 @@ def _print_plan(plan: runs.CVPlan) -> None:
         console.print(f"resuming {plan.run_dir}: folds {', '.join(map(str, plan.done))} "
                       "already finished", highlight=False)
     console.print(f"run folder: {plan.run_dir}", highlight=False, soft_wrap=True)
-    from kaggle_digits.models import get_preset
+    from kaggle_digits.user_models import get_model
 
-    if get_preset(plan.model).is_keras:
+    if get_model(plan.model).is_keras:
         console.print(summary_table(plan.model, training.model_options))
         recipe = (f"{training.optimizer} lr {training.learning_rate:g}, {training.epochs} "
                   f"epochs, batch {training.batch_size}, {training.schedule} schedule"
@@ -318,9 +318,21 @@ def _print_tuned(tuned: Params, plan: runs.CVPlan) -> None:
 
 
 @app.command("models")
-def models_cmd() -> None:
+def models_cmd(
+    model: Annotated[str | None, typer.Option(
+        help="Show one model's layers and recipe: a preset, or FILE.py:FUNCTION.")] = None,
+) -> None:
     """List the model presets: kind, parameters, training recipe and where each comes from."""
     from kaggle_digits.models import PRESETS
+    from kaggle_digits.user_models import get_model
+
+    if model is not None:
+        chosen = get_model(model)
+        if chosen.is_keras:
+            console.print(summary_table(model, {}))
+        console.print(f"{model}: {chosen.kind}; recipe: {chosen.recipe.describe()}; "
+                      f"source: {chosen.source}", highlight=False, soft_wrap=True)
+        return
 
     table = Table(title="Model presets (kdigits cv --model NAME)", title_justify="left",
                   title_style="bold")

@@ -1,0 +1,150 @@
+"""Your own model (`--model FILE.py:FUNCTION`) through cv, submit and models, on real digits."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kaggle_digits import user_models
+from kaggle_digits.errors import KdigitsError
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "my_model.py"
+
+MLP = '''
+import keras
+from keras import layers
+
+RECIPE = {"optimizer": "adam", "learning_rate": 3e-3, "epochs": 2, "batch_size": 64}
+
+
+def tiny(width: int = 64):
+    return [keras.Input((784,)), layers.Dense(width, activation="relu"),
+            layers.Dense(10, activation="softmax")]
+
+
+def functional():
+    inputs = keras.Input((28, 28, 1))
+    x = layers.Conv2D(8, 3, activation="relu")(inputs)
+    x = layers.Flatten()(x)
+    return keras.Model(inputs, layers.Dense(10, activation="softmax")(x))
+'''
+
+
+@pytest.fixture
+def model_file(tmp_path: Path) -> Path:
+    path = tmp_path / "mine.py"
+    path.write_text(MLP)
+    return path
+
+
+def test_layers_model_and_recipe_are_read_from_the_file(model_file):
+    preset = user_models.get_model(f"{model_file}:tiny")
+    assert preset.kind == "mlp" and preset.is_keras
+    assert (preset.recipe.optimizer, preset.recipe.epochs, preset.recipe.batch_size) == (
+        "adam", 2, 64)
+    assert preset.options() == {"width": 64}
+    assert preset.keras_model().output_shape == (None, 10)
+    functional = user_models.get_model(f"{model_file}:functional")
+    assert functional.kind == "cnn"
+    assert functional.keras_model().input_shape == (None, 28, 28, 1)
+    assert user_models.short_name(f"{model_file}:tiny") == "mine-tiny"
+
+
+def test_package_module_function_works_too(model_file, monkeypatch):
+    monkeypatch.syspath_prepend(str(model_file.parent))
+    preset = user_models.get_model("mine:tiny")
+    assert preset.kind == "mlp" and preset.file.path == str(model_file.resolve())
+    sys.modules.pop("mine", None)
+
+
+def test_an_edited_file_is_imported_afresh(model_file):
+    before = user_models.get_model(f"{model_file}:tiny")
+    model_file.write_text(MLP.replace('"epochs": 2', '"epochs": 3'))
+    after = user_models.get_model(f"{model_file}:tiny")
+    assert (before.recipe.epochs, after.recipe.epochs) == (2, 3)
+    assert before.file.sha256 != after.file.sha256
+
+
+@pytest.mark.parametrize("source, function, message", [
+    (None, "tiny", r"no such file"),
+    ("def tiny(:\n", "tiny", r"does not import: SyntaxError.*\(line 1\)"),
+    ("import no_such_package_here\n", "tiny", r"does not import: ModuleNotFoundError"),
+    ("def other():\n    return []\n", "tiny", r"has no function tiny \(functions there: other\)"),
+    ("def tiny():\n    raise RuntimeError('boom')\n", "tiny",
+     r"tiny\(\) raised RuntimeError: boom \(line 2\)"),
+    ("import keras\ndef tiny():\n    return [keras.Input((784,)), keras.layers.Dense(5)]\n",
+     "tiny", r"output shape \(5,\); kdigits needs 10 class probabilities"),
+    ("import keras\ndef tiny():\n    return [keras.Input((32, 32, 3)), keras.layers.Flatten(),"
+     " keras.layers.Dense(10)]\n", "tiny", r"input shape \(32, 32, 3\) is neither"),
+    ("def tiny():\n    return 42\n", "tiny", r"returned int; return a list of Keras layers"),
+    ("RECIPE = {'epoch': 3}\ndef tiny():\n    return []\n", "tiny",
+     r"unknown RECIPE keys epoch"),
+])
+def test_a_broken_model_file_is_one_clear_line(tmp_path, source, function, message):
+    path = tmp_path / "broken.py"
+    if source is not None:
+        path.write_text(source)
+    with pytest.raises(KdigitsError, match=message) as caught:
+        user_models.get_model(f"{path}:{function}")
+    assert "\n" not in str(caught.value)
+
+
+def test_cli_refuses_a_broken_model_before_any_run_folder(kdigits, tmp_path, sample_files):
+    broken = tmp_path / "broken.py"
+    broken.write_text("import keras\ndef net():\n    return [keras.Input((784,)), "
+                      "keras.layers.Dense(3, activation='softmax')]\n")
+    runs = tmp_path / "runs"
+    done = kdigits("cv", "--model", f"{broken}:net", "--train", str(sample_files["train"]),
+                   "--runs-dir", str(runs))
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: --model") and "output shape (3,)" in lines[-1]
+    assert "Traceback" not in done.stderr and not runs.exists()
+
+
+def test_cv_and_submit_with_your_own_model(kdigits, tmp_path, sample_files, model_file):
+    """A run folder records the file, its SHA-256 and its text; submit records them too;
+    the CLI's options still override the file's RECIPE."""
+    runs = tmp_path / "runs"
+    done = kdigits("cv", "--model", f"{model_file}:tiny", "--train", str(sample_files["train"]),
+                   "--folds", "2", "--epochs", "1", "--runs-dir", str(runs))
+    assert done.returncode == 0, done.stdout + done.stderr
+    (run,) = runs.iterdir()
+    assert run.name.endswith("-mine-tiny")
+    config = json.loads((run / "config.json").read_text())
+    assert config["model_file"]["sha256"] == user_models.get_model(
+        f"{model_file}:tiny").file.sha256
+    assert (run / "model_source.py").read_text() == MLP
+    assert config["training"]["epochs"] == 1 and config["training"]["batch_size"] == 64
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["oof"]["overall"]["accuracy"] > 0.7  # a tiny MLP, 1 epoch, 1,350 rows
+
+    out = tmp_path / "mine.csv"
+    sub = kdigits("submit", "--run", str(run), "--test", str(sample_files["test"]),
+                  "--train", str(sample_files["train"]), "--out", str(out))
+    assert sub.returncode == 0, sub.stdout + sub.stderr
+    assert len(pd.read_csv(out)) == 1000
+
+    model_file.write_text(MLP + "\n# edited\n")  # resuming against another file is refused
+    (run / "metrics.json").unlink()
+    resumed = kdigits("cv", "--resume", str(run))
+    assert resumed.returncode == 2 and "has changed since" in resumed.stderr
+
+
+def test_example_file_trains_a_scikit_learn_baseline(kdigits, tmp_path, sample_files):
+    out = tmp_path / "forest.csv"
+    done = kdigits("submit", "--model", f"{EXAMPLE}:forest", "--train",
+                   str(sample_files["train"]), "--test", str(sample_files["test"]),
+                   "--out", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["model_file"]["function"] == "forest"
+    assert record["model_file"]["source"] == EXAMPLE.read_text()
+    assert record["score"]["accuracy"] > 0.85
+    shown = kdigits("models", "--model", f"{EXAMPLE}:small_cnn")
+    assert shown.returncode == 0 and "Total params" in shown.stdout
