@@ -3,7 +3,7 @@
 Parsing and rendering only: splitting, training and pooling live in `kaggle_digits.runs`,
 `train` and `splits`. On a terminal, training shows three live bars (folds, epochs,
 batches); piped into a file or CI log it prints one plain line per epoch instead, since a
-redrawn bar there is just noise.
+redrawn bar there is just noise (`kaggle_digits.progress`, shared with the Python API).
 """
 
 from __future__ import annotations
@@ -16,15 +16,6 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.progress import Progress as RichBars
 from rich.table import Table
 
 from kaggle_digits import runs
@@ -32,95 +23,11 @@ from kaggle_digits.cli.app import app, console
 from kaggle_digits.constants import DEFAULT_MODEL, DEFAULT_PRINT_MODE, PRINT_MODES
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.locations import locations
+from kaggle_digits.progress import CVProgress
 from kaggle_digits.splits import SplitConfig
-from kaggle_digits.train import Progress
 
 WHERE = locations()  # the project folders, or a Kaggle notebook's
 SPLIT_DEFAULTS = SplitConfig()
-
-
-class CVProgress(Progress):
-    """Rich bars for folds, epochs and batches (loss, accuracy, validation accuracy, ETA),
-    or plain lines when the console is not a terminal."""
-
-    def __init__(self, out: Console) -> None:
-        self.out, self.live = out, out.is_terminal
-        self.bars = RichBars(TextColumn("{task.description:<9}"), BarColumn(bar_width=28),
-                             MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                             TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                             console=out, disable=not self.live)
-        self.fold_task = self.epoch_task = self.batch_task = None
-        self.fold, self.folds, self.epochs, self.member_label = 0, 0, 0, ""
-        self.last_val: float | None = None  # shown on the batch bar during the next epoch
-
-    def __enter__(self) -> CVProgress:
-        self.bars.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.bars.__exit__(*exc)
-
-    def fold_started(self, fold: int, folds: int, train_rows: int) -> None:
-        self.fold, self.folds = fold, folds
-        if self.fold_task is None:
-            self.fold_task = self.bars.add_task("folds", total=folds, info="")
-        self.bars.update(self.fold_task, info=f"fold {fold}: training on {train_rows:,} rows")
-        if not self.live:
-            self.out.print(f"fold {fold}/{folds}: training on {train_rows:,} rows",
-                           highlight=False)
-
-    def fit_started(self, preset: str, member: int, members: int, epochs: int,
-                    steps: int) -> None:
-        self.epochs, self.last_val = epochs, None
-        self.member_label = f" (seed {member}/{members})" if members > 1 else ""
-        if epochs == 0:  # scikit-learn: one fit, nothing to count
-            self._reset("epoch_task", "fitting", None, f"{preset}{self.member_label}")
-            return
-        self._reset("epoch_task", "epochs", epochs, self.member_label.strip())
-        self._reset("batch_task", "batches", steps, "")
-
-    def _reset(self, name: str, label: str, total: int | None, info: str) -> None:
-        task = getattr(self, name)
-        if task is None:
-            setattr(self, name, self.bars.add_task(label, total=total, info=info))
-        else:
-            self.bars.reset(task, total=total, description=label, info=info)
-
-    def epoch_started(self, epoch: int) -> None:
-        if self.batch_task is not None:
-            self.bars.reset(self.batch_task, info="")
-
-    def batch_done(self, batch: int, logs: dict) -> None:
-        val = "" if self.last_val is None else f" val acc {self.last_val:.4f}"
-        self.bars.update(self.batch_task, completed=batch,
-                         info=f"loss {logs.get('loss', np.nan):.4f} "
-                              f"acc {logs.get('accuracy', np.nan):.4f}{val}")
-
-    def epoch_done(self, epoch: int, logs: dict, seconds: float) -> None:
-        val = self.last_val = logs.get("val_accuracy")
-        info = f"val acc {val:.4f}" if val is not None else ""
-        self.bars.update(self.epoch_task, completed=epoch,
-                         info=f"{info}{self.member_label}".strip())
-        if not self.live:
-            parts = [f"  epoch {epoch}/{self.epochs}{self.member_label}",
-                     f"loss {logs.get('loss', np.nan):.4f}",
-                     f"accuracy {logs.get('accuracy', np.nan):.4f}"]
-            if val is not None:
-                parts.append(f"val_accuracy {val:.4f}")
-            self.out.print("  ".join([*parts, f"{seconds:.1f} s"]), highlight=False)
-
-    def fit_done(self) -> None:
-        if self.epochs == 0 and self.epoch_task is not None:
-            self.bars.update(self.epoch_task, total=1, completed=1)
-
-    def fold_done(self, fold: int, folds: int, summary: dict) -> None:
-        if self.fold_task is None:
-            self.fold_task = self.bars.add_task("folds", total=folds, info="")
-        self.bars.update(self.fold_task, completed=fold, info="")
-        kept = "  (finished in an earlier session)" if summary.get("resumed") else ""
-        self.out.print(f"fold {fold}/{folds}  accuracy {summary['accuracy']:.4f}  "
-                       f"kappa {summary['kappa']:.4f}  {summary['wall_s']:.1f} s{kept}",
-                       highlight=False)
 
 
 def _command() -> str:
