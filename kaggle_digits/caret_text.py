@@ -378,12 +378,12 @@ class CaretStats(ConfusionStats):
     @classmethod
     def of(cls, stats: ConfusionStats, mode: str = DEFAULT_PRINT_MODE) -> CaretStats:
         """The same statistics, printing in ``mode`` (sens_spec, prec_recall, everything)."""
-        _check_mode(mode)
+        check_mode(mode)
         values = {f.name: getattr(stats, f.name) for f in fields(ConfusionStats)}
         return cls(**values, mode=mode)
 
     def with_mode(self, mode: str) -> CaretStats:
-        _check_mode(mode)
+        check_mode(mode)
         return replace(self, mode=mode)
 
     def __repr__(self) -> str:
@@ -415,7 +415,8 @@ class CaretStats(ConfusionStats):
         return plots.PNG(plots.png_bytes(figure))
 
 
-def _check_mode(mode: str) -> None:
+def check_mode(mode: str) -> None:
+    """A wrong print mode is the user's mistake: one line, before any work is done."""
     if mode not in PRINT_MODES:
         raise KdigitsError(f"mode must be one of {', '.join(PRINT_MODES)}, not {mode!r}")
 
@@ -427,7 +428,7 @@ _STYLE = "<style>.kdigits-caret td, .kdigits-caret thead th {text-align: right}<
 def caret_html(stats: ConfusionStats, mode: str = DEFAULT_PRINT_MODE) -> str:
     """caret's print-out as HTML tables: the same blocks, row names and number texts
     (R's formats, NA vs NaN), without the fixed-width layout a browser does not need."""
-    _check_mode(mode)
+    check_mode(mode)
     e = html.escape
     head = "".join(f"<th>{e(c)}</th>" for c in stats.classes)
     body = "".join(
