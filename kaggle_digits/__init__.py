@@ -6,20 +6,22 @@ module is imported on first use of one of its names (PEP 562), so importing the 
 and ``kdigits --help``, never pays for TensorFlow, pandas or scikit-learn.
 """
 
+from kaggle_digits.errors import KdigitsError
+
 __version__ = "0.1.0"
 
-API = (
+API_NAMES = (
     "load_train", "load_test",
     "cross_validate", "resume", "open_run", "CrossValidation",
     "make_submission", "make_ensemble", "validate", "score", "upload",
     "write_report", "compare", "Comparison",
-    "CaretStats", "KdigitsError",
+    "CaretStats",
 )
-__all__ = ["__version__", *API]
+__all__ = ["KdigitsError", "__version__", *API_NAMES]
 
 
 def __getattr__(name: str) -> object:
-    if name in API:
+    if name in API_NAMES:
         from kaggle_digits import api
 
         return getattr(api, name)
@@ -27,4 +29,4 @@ def __getattr__(name: str) -> object:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *API})
+    return sorted({*globals(), *API_NAMES})

@@ -98,6 +98,9 @@ def test_submission_from_the_run_is_valid_scored_and_ensembles(cv, sample_files,
                        (made.probabilities + shifted.probabilities) / 2, atol=1e-6)
     assert isinstance(both.score, kd.CaretStats) and both.solution == sample_files["solution"]
 
+    with pytest.raises(KdigitsError, match=r"^no Kaggle credentials"):  # checked, then refused
+        kd.upload(made.path, "knn folds", test=sample_files["test"])
+
     lines = made.path.read_text().splitlines()
     (tmp_path / "short.csv").write_text("\n".join(lines[:-1]) + "\n")
     short = kd.validate(tmp_path / "short.csv", sample_files["test"])
