@@ -14,17 +14,23 @@ prints as ``NA``) and ``float("nan")`` for ``NaN`` (which prints as ``NaN``).
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kaggle_digits.constants import BY_CLASS_ROWS, DEFAULT_PRINT_MODE, PRINT_MODES
+from kaggle_digits.errors import KdigitsError
 from kaggle_digits.stats import ConfusionStats
 
 if TYPE_CHECKING:
+    import pandas as pd
     from rich.console import Console
+
+    from kaggle_digits.plots import PNG
 
 R_WIDTH = 80  # getOption("width") in the R session that made the golden print-outs
 _GAP = 1  # R_print.gap
@@ -268,25 +274,35 @@ def caret_text(stats: ConfusionStats, mode: str = DEFAULT_PRINT_MODE) -> str:
                           row_name="Prediction", col_name="Reference")
 
     names, texts = _overall_block(stats)
-    rows = [(key, label) for key, label in BY_CLASS_ROWS if key not in _DROPPED[mode]]
+    rows = mode_rows(mode)
     if k > 2:
         lines += ["", "Overall Statistics"]
         lines += _label_value_lines(names, texts)
         lines += ["", "Statistics by Class:", ""]
-        columns = []
-        for name in stats.classes:
-            values = [_value(stats, name, key) for key, _ in rows]
-            w, d, e = format_info(values, 4)
-            columns.append([encode_real(v, w, d, e) for v in values])
+        columns = [class_column(stats, name, rows) for name in stats.classes]
         lines += print_matrix(columns, [f"Class: {c}" for c in stats.classes],
                               [label for _, label in rows], right=True)
     else:
         positive = stats.positive or stats.classes[0]
-        values = format_r([_value(stats, positive, key) for key, _ in rows], 4)
+        values = class_column(stats, positive, rows)
         names += ["", *(label for _, label in rows), "", "'Positive' Class"]
         texts += ["", *values, "", positive]
         lines += _label_value_lines(names, texts, blank_row=True)
     return "\n".join(lines) + "\n"
+
+
+def mode_rows(mode: str) -> list[tuple[str, str]]:
+    """caret's by-class rows that ``mode`` prints: (our key, caret's row name)."""
+    return [(key, label) for key, label in BY_CLASS_ROWS if key not in _DROPPED[mode]]
+
+
+def class_column(stats: ConfusionStats, name: str, rows: Sequence[tuple[str, str]]
+                 ) -> list[str]:
+    """One class's by-class values as caret prints them: R's ``format(digits = 4)`` over
+    the column, so the values of one class share their decimals (padded to one width)."""
+    values = [_value(stats, name, key) for key, _ in rows]
+    w, d, e = format_info(values, 4)
+    return [encode_real(v, w, d, e) for v in values]
 
 
 def _value(stats: ConfusionStats, name: str, key: str) -> Value:
@@ -343,3 +359,107 @@ def print_caret(console: Console, stats: ConfusionStats, mode: str = DEFAULT_PRI
                     "Statistics by Class:"):
         text.highlight_words([heading], style="bold")
     console.print(text, soft_wrap=True, highlight=False, markup=False)
+
+
+# --------------------------------------------------------------------------- notebooks
+
+@dataclass(frozen=True, eq=False, repr=False)
+class CaretStats(ConfusionStats):
+    """Confusion statistics that show themselves the way caret does.
+
+    ``print(stats)`` and ``repr(stats)`` are caret's print-out character for character (so
+    a notebook's text output can be diffed against an R session), and a notebook renders
+    the same numbers, in the same formats, as HTML tables (``_repr_html_``). A subclass of
+    :class:`~kaggle_digits.stats.ConfusionStats`, so it goes wherever those go.
+    """
+
+    mode: str = DEFAULT_PRINT_MODE  # caret's print mode: which by-class rows show
+
+    @classmethod
+    def of(cls, stats: ConfusionStats, mode: str = DEFAULT_PRINT_MODE) -> CaretStats:
+        """The same statistics, printing in ``mode`` (sens_spec, prec_recall, everything)."""
+        check_mode(mode)
+        values = {f.name: getattr(stats, f.name) for f in fields(ConfusionStats)}
+        return cls(**values, mode=mode)
+
+    def with_mode(self, mode: str) -> CaretStats:
+        check_mode(mode)
+        return replace(self, mode=mode)
+
+    def __repr__(self) -> str:
+        return caret_text(self, self.mode)
+
+    __str__ = __repr__
+
+    def _repr_html_(self) -> str:
+        return caret_html(self, self.mode)
+
+    def by_class_frame(self) -> pd.DataFrame:
+        """Every by-class statistic (all of caret's rows, whatever the print mode), one row
+        per class, under caret's row names; NA and NaN are both NaN here."""
+        import pandas as pd  # lazy: printing statistics does not need pandas
+
+        labels = [label for _, label in BY_CLASS_ROWS]
+        values = [[np.nan if (v := _value(self, name, key)) is None else v
+                   for key, _ in BY_CLASS_ROWS] for name in self.classes]
+        return pd.DataFrame(values, index=pd.Index(self.classes, name="class"),
+                            columns=labels)
+
+    def heatmap(self, title: str | None = None) -> PNG:
+        """The confusion table as the report draws it (rows Prediction, columns Reference,
+        as in the print-out); a notebook shows the returned picture."""
+        from kaggle_digits import plots
+
+        figure = plots.confusion_heatmap(self.table, self.classes,
+                                         title or f"Confusion matrix ({self.n:,} rows)")
+        return plots.PNG(plots.png_bytes(figure))
+
+
+def check_mode(mode: str) -> None:
+    """A wrong print mode is the user's mistake: one line, before any work is done."""
+    if mode not in PRINT_MODES:
+        raise KdigitsError(f"mode must be one of {', '.join(PRINT_MODES)}, not {mode!r}")
+
+
+# numbers right-aligned, as in the print-out (Jupyter does this already; other viewers may not)
+_STYLE = "<style>.kdigits-caret td, .kdigits-caret thead th {text-align: right}</style>"
+
+
+def caret_html(stats: ConfusionStats, mode: str = DEFAULT_PRINT_MODE) -> str:
+    """caret's print-out as HTML tables: the same blocks, row names and number texts
+    (R's formats, NA vs NaN), without the fixed-width layout a browser does not need."""
+    check_mode(mode)
+    e = html.escape
+    head = "".join(f"<th>{e(c)}</th>" for c in stats.classes)
+    body = "".join(
+        f"<tr><th>{e(row)}</th>"
+        + "".join(f"<td>{count:,}</td>" for count in stats.table[i]) + "</tr>"
+        for i, row in enumerate(stats.classes))
+    parts = [
+        f'<div class="kdigits-caret">{_STYLE}',
+        f"<p><b>Confusion Matrix and Statistics</b> ({stats.n:,} rows)</p>",
+        '<table class="kdigits-confusion"><thead><tr><th>Prediction \\ Reference</th>'
+        f"{head}</tr></thead><tbody>{body}</tbody></table>",
+        "<p><b>Overall Statistics</b></p>",
+        '<table class="kdigits-overall"><tbody>'
+        + "".join(f"<tr><th>{e(name)}</th><td>{e(text)}</td></tr>"
+                  for name, text in overall_rows(stats))
+        + "</tbody></table>",
+    ]
+    rows = mode_rows(mode)
+    shown = stats.classes if len(stats.classes) > 2 else (stats.positive or stats.classes[0],)
+    columns = [class_column(stats, name, rows) for name in shown]
+    heading = ("Statistics by Class:" if len(stats.classes) > 2
+               else f"Statistics of the 'Positive' Class: {shown[0]}")
+    parts += [
+        f"<p><b>{e(heading)}</b></p>",
+        '<table class="kdigits-by-class"><thead><tr><th></th>'
+        + "".join(f"<th>Class: {e(name)}</th>" for name in shown) + "</tr></thead>"
+        "<tbody>"
+        + "".join(f"<tr><th>{e(label)}</th>"
+                  + "".join(f"<td>{e(column[i].strip())}</td>" for column in columns)
+                  + "</tr>" for i, (_, label) in enumerate(rows))
+        + "</tbody></table>",
+        "</div>",
+    ]
+    return "\n".join(parts)

@@ -9,12 +9,16 @@ and ``kdigits --help`` never pays for importing it.
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from kaggle_digits.constants import CLASSES, N_CLASSES, SIDE
+from kaggle_digits.fileio import write_bytes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,6 +43,21 @@ def png_bytes(figure: Figure) -> bytes:
     figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", facecolor="white")
     plt.close(figure)
     return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class PNG:
+    """A rendered figure that a notebook shows as an image (IPython asks for
+    ``_repr_png_``). Handed out instead of a matplotlib Figure because kdigits draws on the
+    Agg backend, which a notebook's inline display never hears about."""
+
+    data: bytes
+
+    def _repr_png_(self) -> bytes:
+        return self.data
+
+    def save(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
+        return write_bytes(path, self.data, force=force)
 
 
 def _as_images(pixels: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ import platform
 import signal
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,12 +31,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kaggle_digits import __version__
-from kaggle_digits.constants import CLASSES, N_CLASSES, PROB_COLUMNS
+from kaggle_digits.constants import CLASSES, DEFAULT_MODEL, N_CLASSES, PROB_COLUMNS
 from kaggle_digits.errors import Interrupted, KdigitsError
 from kaggle_digits.fileio import atomic_output, write_bytes, write_json, write_text
+from kaggle_digits.locations import locations
+from kaggle_digits.params import Params
+from kaggle_digits.params import load_for as load_params_for
 from kaggle_digits.splits import HOLDOUT_FOLD, Split, SplitConfig, make_split
 from kaggle_digits.stats import ConfusionStats, confusion_stats
-from kaggle_digits.train import Progress, TrainConfig, fit, measure
+from kaggle_digits.train import Progress, TrainConfig, config_for, fit, measure
 from kaggle_digits.user_models import get_model, model_file, short_name
 
 if TYPE_CHECKING:
@@ -202,6 +205,57 @@ def plan_cv(train_path: str | os.PathLike[str], split_config: SplitConfig,
         write_text(run_dir / MODEL_SOURCE, user_file.source)
     write_json(run_dir / "config.json", config)
     return CVPlan(run_dir, config, digits.pixels, digits.labels, split, training)
+
+
+@dataclass(frozen=True)
+class CVOptions:
+    """What ``kdigits cv`` (or ``kd.cross_validate``) was asked; None means "the default":
+    the params file's (``params``, a `kdigits tune` best.json) where it has one, else the
+    preset's recipe and :class:`SplitConfig`'s defaults."""
+
+    model: str | None = None
+    train: Path | None = None
+    folds: int | None = None
+    holdout: float | None = None
+    percent: float | None = None
+    test_size: float | None = None
+    seed: int | None = None
+    epochs: int | None = None
+    members: int | None = None
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    optimizer: str | None = None
+    params: Path | None = None
+    runs_dir: Path | None = None
+
+    def given(self) -> list[str]:
+        """The options set, as ``--option`` names (for messages)."""
+        return ["--" + k.replace("_", "-") for k, v in asdict(self).items()
+                if v is not None and k not in ("train", "runs_dir")]
+
+
+def plan_from_options(options: CVOptions, *, command: str = "",
+                      extra: dict | None = None) -> tuple[CVPlan, Params | None]:
+    """Settle the split and training config from the options (and a params file), then
+    :func:`plan_cv`; a mistake in any option fails before the run folder is made."""
+    tuned = load_params_for(options.params, options.model)
+    name = options.model or (tuned.model if tuned else DEFAULT_MODEL)
+    base = SplitConfig(**tuned.split) if tuned and tuned.split else SplitConfig()
+    split = replace(base, **{k: v for k in ("folds", "holdout", "percent", "test_size", "seed")
+                             if (v := getattr(options, k)) is not None})
+    recipe = {k: v for k in ("epochs", "members", "batch_size", "learning_rate", "optimizer")
+              if (v := getattr(options, k)) is not None}
+    training = config_for(name, **{**(tuned.overrides() if tuned else {}), **recipe},
+                          seed=split.seed)
+    where = locations()
+    train_path = options.train or where.train
+    runs_dir = options.runs_dir or where.runs
+    recorded = {**{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()},
+                "model": name, "train": str(train_path), "runs_dir": str(runs_dir),
+                **split.to_json(), **(extra or {})}
+    plan = plan_cv(train_path, split, training, runs_dir=runs_dir, command=command,
+                   options=recorded)
+    return plan, tuned
 
 
 def resume_cv(run_path: str | os.PathLike[str],

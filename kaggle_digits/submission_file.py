@@ -248,6 +248,48 @@ def submission_problems(path: str | Path, expected_rows: int) -> list[str]:
     return problems
 
 
+@dataclass(frozen=True)
+class Validation:
+    """A submission checked the way Kaggle will check it (``kdigits validate``).
+
+    True when the file is valid; its text is the one line the CLI prints, so a notebook
+    and a terminal say the same thing.
+    """
+
+    submission: Path
+    test: Path
+    rows: int  # rows the test file asks for
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def message(self) -> str:
+        if self.ok:
+            return (f"OK: {self.submission} has {self.rows:,} rows, ImageIds 1-{self.rows} "
+                    f"once each, labels 0-9 (matches {self.test})")
+        shown = "; ".join(self.problems[:5]) + ("; …" if len(self.problems) > 5 else "")
+        count = f"{len(self.problems)} problem{'s' if len(self.problems) > 1 else ''}"
+        return f"{self.submission} is not a valid submission ({count}): {shown}"
+
+    __str__ = message
+
+    def __repr__(self) -> str:
+        return self.message()
+
+
+def validate_submission(submission: str | Path, test: str | Path) -> Validation:
+    """Check a submission against the row count of ``test`` (a CSV or Kaggle's zip); a
+    missing test file is an error, a bad submission is a result with its problems."""
+    rows = count_data_rows(test)
+    return Validation(Path(submission), Path(test), rows,
+                      tuple(submission_problems(submission, rows)))
+
+
 def write_submission(path: str | Path, labels: np.ndarray | Sequence[int], *,
                      force: bool = False, expected_rows: int | None = None) -> Path:
     """Write ``ImageId,Label`` (ImageId 1…N) atomically; never overwrite without ``force``.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from html.parser import HTMLParser
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from conftest import GOLDEN
 from rich.console import Console
 
 from kaggle_digits.caret_text import (
+    CaretStats,
     as_character,
     caret_text,
     format_pval,
@@ -19,6 +21,8 @@ from kaggle_digits.caret_text import (
     print_matrix,
     round_r,
 )
+from kaggle_digits.constants import BY_CLASS_ROWS, PRINT_MODES
+from kaggle_digits.errors import KdigitsError
 from kaggle_digits.stats import confusion_stats
 
 CASES = sorted(p.name.removesuffix(".caret.txt")
@@ -152,3 +156,124 @@ def test_long_class_names_keep_r_table_layout():
     assert lines[3] == "Prediction    seven one-hundred"
     assert lines[4] == "  seven           1           1"
     assert lines[5] == "  one-hundred     1           0"
+
+
+# --------------------------------------------------------------------------- notebooks
+
+class _Tables(HTMLParser):
+    """The cell texts of every <table class="…">, row by row."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.current: list[list[str]] | None = None
+        self.cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "table":
+            self.current = self.tables.setdefault(dict(attrs)["class"], [])
+        elif tag == "tr" and self.current is not None:
+            self.current.append([])
+        elif tag in ("td", "th"):
+            self.cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self.current is not None and self.cell is not None:
+            self.current[-1].append("".join(self.cell))
+            self.cell = None
+        elif tag == "table":
+            self.current = None
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def html_tables(text: str) -> dict[str, list[list[str]]]:
+    parser = _Tables()
+    parser.feed(text)
+    return parser.tables
+
+
+def printed_cells(text: str, classes: tuple[str, ...]) -> tuple[dict, dict]:
+    """What R printed, read back from the print-out: ({overall name: text},
+    {(row name, class): text}); the by-class block is cut by its column headers, since
+    caret right-justifies every cell under its "Class: …" label."""
+    lines = text.splitlines()
+    named = {name.strip(): value.strip() for name, value in
+             (line.split(" : ", 1) for line in lines if " : " in line)}
+    row_names = [label for _, label in BY_CLASS_ROWS]
+    if len(classes) == 2:
+        positive = named["'Positive' Class"]
+        return named, {(row, positive): named[row] for row in row_names if row in named}
+    cells, pending = {}, list(classes)
+    ends: list[int] = []
+    shown: list[str] = []
+    for line in lines[lines.index("Statistics by Class:") + 2:]:
+        if line.startswith(" ") and "Class: " in line:  # a block's header
+            ends, shown, position = [], [], 0
+            while pending and f"Class: {pending[0]}" in line[position:]:
+                position = line.index(f"Class: {pending[0]}", position) + 7 + len(pending[0])
+                ends.append(position)
+                shown.append(pending.pop(0))
+            continue
+        label = max((r for r in row_names if line.startswith(r)), key=len)
+        starts = [len(label), *ends[:-1]]
+        for name, start, end in zip(shown, starts, ends, strict=True):
+            cells[label, name] = line[start:end].strip()
+    return named, cells
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_caret_stats_print_as_caret_and_show_the_same_texts_as_html(name: str):
+    stats, expected = golden(name)
+    shown = CaretStats.of(stats)
+    assert repr(shown) == str(shown) == expected
+    named, cells = printed_cells(expected, stats.classes)
+    tables = html_tables(shown._repr_html_())
+    overall = {row[0]: row[1] for row in tables["kdigits-overall"]}
+    assert overall == {key: named[key] for key in overall}
+    assert list(overall) == ["Accuracy", "95% CI", "No Information Rate",
+                             "P-Value [Acc > NIR]", "Kappa", "Mcnemar's Test P-Value"]
+    header, *rows = tables["kdigits-by-class"]
+    html_cells = {(row[0], column.removeprefix("Class: ")): value
+                  for row in rows for column, value in zip(header[1:], row[1:], strict=True)}
+    assert html_cells == cells
+    confusion = tables["kdigits-confusion"]
+    assert [[int(c.replace(",", "")) for c in row[1:]] for row in confusion[1:]] == \
+        stats.table.tolist()
+
+
+def test_caret_stats_modes_frame_and_heatmap():
+    stats, _ = golden("seed-example")
+    for mode in PRINT_MODES:
+        shown = CaretStats.of(stats, mode)
+        assert repr(shown) == caret_text(stats, mode)
+        rows = [row[0] for row in html_tables(shown._repr_html_())["kdigits-by-class"][1:]]
+        assert ("F1" in rows) == (mode != "sens_spec")
+        assert ("Sensitivity" in rows) == (mode != "prec_recall")
+    assert shown.with_mode("sens_spec").mode == "sens_spec"
+    assert shown.accuracy == stats.accuracy and shown.to_json() == stats.to_json()
+    with pytest.raises(KdigitsError, match="mode must be one of"):
+        CaretStats.of(stats, "kappa")
+
+    frame = CaretStats.of(stats).by_class_frame()
+    assert list(frame.index) == list(stats.classes)
+    assert list(frame.columns) == [label for _, label in BY_CLASS_ROWS]
+    expected = [[stats.by_class[name][key] for key, _ in BY_CLASS_ROWS]
+                for name in stats.classes]
+    assert np.array_equal(frame.to_numpy(), np.array(expected), equal_nan=True)
+
+    picture = CaretStats.of(stats).heatmap()
+    assert picture._repr_png_().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_caret_stats_html_shows_na_as_caret_does():
+    """A class never predicted and never present: caret's NA and NaN, in the HTML too."""
+    stats = CaretStats.of(confusion_stats([0, 1, 1, 0], [0, 1, 0, 0], [0, 1, 2]))
+    _, cells = printed_cells(repr(stats), stats.classes)
+    assert cells["Sensitivity", "2"] == "NA" and cells["Pos Pred Value", "2"] == "NA"
+    tables = html_tables(stats._repr_html_())
+    header, *rows = tables["kdigits-by-class"]
+    by_row = {row[0]: dict(zip(header[1:], row[1:], strict=True)) for row in rows}
+    assert by_row["Sensitivity"]["Class: 2"] == "NA"

@@ -94,9 +94,25 @@ def test_every_keras_preset_has_a_space_around_its_own_values(name: str) -> None
     assert layer_knobs == set(tunable.preset.options())  # every option searched, no other
 
 
-def test_model_files_and_scikit_learn_models_are_refused() -> None:
-    with pytest.raises(KdigitsError, match=r"model files .* are not supported yet"):
+def test_model_files_bring_their_own_space_and_scikit_learn_is_refused(tmp_path) -> None:
+    from optuna.distributions import FloatDistribution
+
+    with pytest.raises(KdigitsError, match=r"no such file mine\.py"):
         tune.resolve_model("mine.py:build")
+    own = tmp_path / "own.py"
+    own.write_text("import keras\nfrom optuna.distributions import FloatDistribution\n"
+                   "SPACE = {'dropout': FloatDistribution(0.0, 0.5)}\n"
+                   "def build(dropout=0.2):\n"
+                   "    return [keras.Input((784,)), keras.layers.Dropout(dropout),\n"
+                   "            keras.layers.Dense(10, activation='softmax')]\n")
+    declared = tune.resolve_model(f"{own}:build")
+    assert declared.space == {"dropout": FloatDistribution(0.0, 0.5)}
+    plain = tmp_path / "plain.py"
+    plain.write_text("import keras\ndef plain(width=32):\n"
+                     "    return [keras.Input((784,)), keras.layers.Dense(width),\n"
+                     "            keras.layers.Dense(10, activation='softmax')]\n")
+    default = tune.resolve_model(f"{plain}:plain")  # no SPACE: the recipe knobs only
+    assert "learning_rate" in default.space and "width" not in default.space
     with pytest.raises(KdigitsError, match="knn is a scikit-learn baseline"):
         tune.resolve_model("knn")
 

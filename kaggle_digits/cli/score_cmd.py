@@ -67,13 +67,9 @@ def validate(
                        "number of rows.")] = WHERE.test,
 ) -> None:
     """Check a submission the way Kaggle will, before uploading it."""
-    from kaggle_digits.submission_file import count_data_rows, submission_problems
+    from kaggle_digits.submission_file import validate_submission
 
-    expected = count_data_rows(test)
-    problems = submission_problems(submission, expected)
-    if problems:
-        shown = "; ".join(problems[:5]) + ("; …" if len(problems) > 5 else "")
-        count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
-        raise KdigitsError(f"{submission} is not a valid submission ({count}): {shown}")
-    console.print(f"OK: {submission} has {expected:,} rows, ImageIds 1-{expected} once each, "
-                  f"labels 0-9 (matches {test})", highlight=False, soft_wrap=True)
+    checked = validate_submission(submission, test)
+    if not checked.ok:
+        raise KdigitsError(checked.message())
+    console.print(checked.message(), highlight=False, soft_wrap=True)

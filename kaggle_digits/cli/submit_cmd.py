@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from kaggle_digits.caret_text import print_caret
@@ -27,11 +17,10 @@ from kaggle_digits.ensemble import make_ensemble
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.kaggle_api import upload as kaggle_upload
 from kaggle_digits.locations import locations
-from kaggle_digits.predict import Advance
+from kaggle_digits.progress import prediction_progress, training_progress
 from kaggle_digits.stats import ConfusionStats
 from kaggle_digits.submission_file import expected_rows
 from kaggle_digits.submit import SubmitConfig, plan_models, plan_submit, run_submit
-from kaggle_digits.train import Progress
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,49 +31,6 @@ DEFAULT_OUT = (str(WHERE.submission("")) if WHERE.kaggle_kernel
 
 def _command() -> str:
     return shlex.join(["kdigits", *sys.argv[1:]])
-
-
-class _TrainingBar(Progress):
-    """Draws `train.fit`'s events as one Rich bar per model: batches, epoch, loss."""
-
-    def __init__(self, bar: RichProgress) -> None:
-        self.bar, self.task, self.epochs, self.total, self.title = bar, None, 0, 1, ""
-
-    def fit_started(self, preset: str, member: int, members: int, epochs: int,
-                    steps: int) -> None:
-        self.epochs, self.total = epochs, max(epochs * steps, 1)  # 0 for scikit-learn
-        self.title = preset if members == 1 else f"{preset} {member}/{members}"
-        self.task = self.bar.add_task(f"Training {self.title}", total=self.total)
-
-    def batch_done(self, batch: int, logs: dict) -> None:
-        self.bar.advance(self.task, 1)
-
-    def epoch_done(self, epoch: int, logs: dict, seconds: float) -> None:
-        self.bar.update(self.task, description=f"Training {self.title} · epoch "
-                        f"{epoch}/{self.epochs} · loss {logs.get('loss', float('nan')):.4f}"
-                        f" · acc {logs.get('accuracy', float('nan')):.4f}")
-
-    def fit_done(self) -> None:
-        self.bar.update(self.task, completed=self.total)
-
-
-def _bar() -> RichProgress:
-    return RichProgress(TextColumn("[bold]{task.description}"), BarColumn(),
-                        MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                        console=console)
-
-
-@contextmanager
-def _training_progress() -> Iterator[Progress]:
-    with _bar() as bar:
-        yield _TrainingBar(bar)
-
-
-@contextmanager
-def _prediction_bar(total: int, what: str) -> Iterator[Advance]:
-    with _bar() as bar:
-        task = bar.add_task(what, total=total)
-        yield lambda rows: bar.advance(task, rows)
 
 
 def _distribution_table(table: pd.DataFrame) -> Table:
@@ -164,13 +110,13 @@ def submit(
     if plan.trains:
         console.print(f"Training [bold]{plan.name}[/] on all {len(plan.train):,} rows of "
                       f"{train}", highlight=False)
-        with _training_progress() as progress:
+        with training_progress(console) as progress:
             models = plan_models(plan, progress)
     else:
         models = plan_models(plan)
         console.print(f"Averaging the {len(models)} fold models of {plan.cv_run.path}",  # type: ignore[union-attr]
                       highlight=False)
-    result = run_submit(plan, models, prediction_progress=_prediction_bar)
+    result = run_submit(plan, models, prediction_progress=prediction_progress(console))
 
     console.print(_distribution_table(result.distribution))
     if result.score is not None:

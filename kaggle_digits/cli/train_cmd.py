@@ -3,28 +3,18 @@
 Parsing and rendering only: splitting, training and pooling live in `kaggle_digits.runs`,
 `train` and `splits`. On a terminal, training shows three live bars (folds, epochs,
 batches); piped into a file or CI log it prints one plain line per epoch instead, since a
-redrawn bar there is just noise.
+redrawn bar there is just noise (`kaggle_digits.progress`, shared with the Python API).
 """
 
 from __future__ import annotations
 
 import shlex
 import sys
-from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import numpy as np
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.progress import Progress as RichBars
 from rich.table import Table
 
 from kaggle_digits import runs
@@ -33,96 +23,11 @@ from kaggle_digits.constants import DEFAULT_MODEL, DEFAULT_PRINT_MODE, PRINT_MOD
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.locations import locations
 from kaggle_digits.params import Params
-from kaggle_digits.params import load_for as load_params_for
+from kaggle_digits.progress import CVProgress
 from kaggle_digits.splits import SplitConfig
-from kaggle_digits.train import Progress
 
 WHERE = locations()  # the project folders, or a Kaggle notebook's
 SPLIT_DEFAULTS = SplitConfig()
-
-
-class CVProgress(Progress):
-    """Rich bars for folds, epochs and batches (loss, accuracy, validation accuracy, ETA),
-    or plain lines when the console is not a terminal."""
-
-    def __init__(self, out: Console) -> None:
-        self.out, self.live = out, out.is_terminal
-        self.bars = RichBars(TextColumn("{task.description:<9}"), BarColumn(bar_width=28),
-                             MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                             TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                             console=out, disable=not self.live)
-        self.fold_task = self.epoch_task = self.batch_task = None
-        self.fold, self.folds, self.epochs, self.member_label = 0, 0, 0, ""
-        self.last_val: float | None = None  # shown on the batch bar during the next epoch
-
-    def __enter__(self) -> CVProgress:
-        self.bars.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.bars.__exit__(*exc)
-
-    def fold_started(self, fold: int, folds: int, train_rows: int) -> None:
-        self.fold, self.folds = fold, folds
-        if self.fold_task is None:
-            self.fold_task = self.bars.add_task("folds", total=folds, info="")
-        self.bars.update(self.fold_task, info=f"fold {fold}: training on {train_rows:,} rows")
-        if not self.live:
-            self.out.print(f"fold {fold}/{folds}: training on {train_rows:,} rows",
-                           highlight=False)
-
-    def fit_started(self, preset: str, member: int, members: int, epochs: int,
-                    steps: int) -> None:
-        self.epochs, self.last_val = epochs, None
-        self.member_label = f" (seed {member}/{members})" if members > 1 else ""
-        if epochs == 0:  # scikit-learn: one fit, nothing to count
-            self._reset("epoch_task", "fitting", None, f"{preset}{self.member_label}")
-            return
-        self._reset("epoch_task", "epochs", epochs, self.member_label.strip())
-        self._reset("batch_task", "batches", steps, "")
-
-    def _reset(self, name: str, label: str, total: int | None, info: str) -> None:
-        task = getattr(self, name)
-        if task is None:
-            setattr(self, name, self.bars.add_task(label, total=total, info=info))
-        else:
-            self.bars.reset(task, total=total, description=label, info=info)
-
-    def epoch_started(self, epoch: int) -> None:
-        if self.batch_task is not None:
-            self.bars.reset(self.batch_task, info="")
-
-    def batch_done(self, batch: int, logs: dict) -> None:
-        val = "" if self.last_val is None else f" val acc {self.last_val:.4f}"
-        self.bars.update(self.batch_task, completed=batch,
-                         info=f"loss {logs.get('loss', np.nan):.4f} "
-                              f"acc {logs.get('accuracy', np.nan):.4f}{val}")
-
-    def epoch_done(self, epoch: int, logs: dict, seconds: float) -> None:
-        val = self.last_val = logs.get("val_accuracy")
-        info = f"val acc {val:.4f}" if val is not None else ""
-        self.bars.update(self.epoch_task, completed=epoch,
-                         info=f"{info}{self.member_label}".strip())
-        if not self.live:
-            parts = [f"  epoch {epoch}/{self.epochs}{self.member_label}",
-                     f"loss {logs.get('loss', np.nan):.4f}",
-                     f"accuracy {logs.get('accuracy', np.nan):.4f}"]
-            if val is not None:
-                parts.append(f"val_accuracy {val:.4f}")
-            self.out.print("  ".join([*parts, f"{seconds:.1f} s"]), highlight=False)
-
-    def fit_done(self) -> None:
-        if self.epochs == 0 and self.epoch_task is not None:
-            self.bars.update(self.epoch_task, total=1, completed=1)
-
-    def fold_done(self, fold: int, folds: int, summary: dict) -> None:
-        if self.fold_task is None:
-            self.fold_task = self.bars.add_task("folds", total=folds, info="")
-        self.bars.update(self.fold_task, completed=fold, info="")
-        kept = "  (finished in an earlier session)" if summary.get("resumed") else ""
-        self.out.print(f"fold {fold}/{folds}  accuracy {summary['accuracy']:.4f}  "
-                       f"kappa {summary['kappa']:.4f}  {summary['wall_s']:.1f} s{kept}",
-                       highlight=False)
 
 
 def _command() -> str:
@@ -169,14 +74,11 @@ def fold_table(result: runs.CVResult) -> Table:
     return table
 
 
-def _given(**options: Any) -> list[str]:
-    return ["--" + k.replace("_", "-") for k, v in options.items() if v is not None]
-
-
 @app.command()
 def cv(
     model: Annotated[str | None, typer.Option(
-        help="Model preset (see `kdigits models`).", show_default=DEFAULT_MODEL)] = None,
+        help="Model preset (see `kdigits models`) or FILE.py:FUNCTION.",
+        show_default=DEFAULT_MODEL)] = None,
     train: Annotated[Path | None, typer.Option(
         help="Training CSV or Kaggle zip.", show_default=str(WHERE.train))] = None,
     folds: Annotated[int | None, typer.Option(
@@ -204,7 +106,8 @@ def cv(
         help="Override the preset's learning rate.")] = None,
     optimizer: Annotated[str | None, typer.Option(
         help="Override the preset's optimizer (adam, rmsprop, sgd, adadelta, …).")] = None,
-    runs_dir: Annotated[Path, typer.Option(help="Where run folders are created.")] = WHERE.runs,
+    runs_dir: Annotated[Path | None, typer.Option(
+        help="Where run folders are created.", show_default=str(WHERE.runs))] = None,
     resume: Annotated[Path | None, typer.Option(
         metavar="RUN", help="Finish an interrupted run, reusing its finished folds and its "
                             "settings.")] = None,
@@ -218,39 +121,23 @@ def cv(
     """Cross-validate a model: stratified folds, a holdout, caret statistics, a run folder."""
     from kaggle_digits.caret_text import print_caret
     from kaggle_digits.report import write_report
-    from kaggle_digits.train import config_for
 
     if mode not in PRINT_MODES:
         raise KdigitsError(f"--mode must be one of {', '.join(PRINT_MODES)}, not {mode!r}")
+    options = runs.CVOptions(
+        model=model, train=train, folds=folds, holdout=holdout, percent=percent,
+        test_size=test_size, seed=seed, epochs=epochs, members=members,
+        batch_size=batch_size, learning_rate=learning_rate, optimizer=optimizer,
+        params=params, runs_dir=runs_dir)
     if resume is not None:
-        clash = _given(model=model, folds=folds, holdout=holdout, percent=percent,
-                       test_size=test_size, seed=seed, epochs=epochs, members=members,
-                       batch_size=batch_size, learning_rate=learning_rate,
-                       optimizer=optimizer, params=params)
+        clash = options.given()
         if clash:
             raise KdigitsError(f"--resume takes its settings from {resume}/config.json; "
                                f"drop {', '.join(clash)}")
         plan = runs.resume_cv(resume, train)
     else:
-        tuned = load_params_for(params, model)
-        name = model or (tuned.model if tuned else DEFAULT_MODEL)
-        base = replace(SPLIT_DEFAULTS, **((tuned.split or {}) if tuned else {}))
-        given = {"folds": folds, "holdout": holdout, "percent": percent,
-                 "test_size": test_size, "seed": seed}
-        split = replace(base, **{k: v for k, v in given.items() if v is not None})
-        recipe = {k: v for k, v in {"epochs": epochs, "members": members,
-                                    "batch_size": batch_size, "learning_rate": learning_rate,
-                                    "optimizer": optimizer}.items() if v is not None}
-        training = config_for(name, **{**(tuned.overrides() if tuned else {}), **recipe},
-                              seed=split.seed)
-        train_path = train or WHERE.train
-        options = {"model": name, "train": str(train_path), **split.to_json(),
-                   "epochs": epochs, "members": members, "batch_size": batch_size,
-                   "learning_rate": learning_rate, "optimizer": optimizer,
-                   "runs_dir": str(runs_dir), "mode": mode,
-                   "params": str(params) if params else None}
-        plan = runs.plan_cv(train_path, split, training, runs_dir=runs_dir,
-                            command=_command(), options=options)
+        plan, tuned = runs.plan_from_options(options, command=_command(),
+                                             extra={"mode": mode})
         if tuned:
             _print_tuned(tuned, plan)
     _print_plan(plan)
