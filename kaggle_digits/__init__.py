@@ -7,8 +7,7 @@ and ``kdigits --help``, never pays for TensorFlow, pandas or scikit-learn.
 """
 
 from kaggle_digits.errors import KdigitsError
-
-__version__ = "0.1.0"
+from kaggle_digits.version import __version__
 
 API_NAMES = (
     "load_train", "load_test",

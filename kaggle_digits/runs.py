@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kaggle_digits import __version__
 from kaggle_digits.constants import CLASSES, DEFAULT_MODEL, N_CLASSES, PROB_COLUMNS
 from kaggle_digits.errors import Interrupted, KdigitsError
 from kaggle_digits.fileio import atomic_output, write_bytes, write_json, write_text
@@ -41,6 +40,7 @@ from kaggle_digits.splits import HOLDOUT_FOLD, Split, SplitConfig, make_split
 from kaggle_digits.stats import ConfusionStats, confusion_stats
 from kaggle_digits.train import Progress, TrainConfig, config_for, fit, measure
 from kaggle_digits.user_models import get_model, model_file, short_name
+from kaggle_digits.version import __version__
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kaggle_digits import __version__
 from kaggle_digits.builtin import BUILTIN_CSV_SHA256
 from kaggle_digits.constants import CLASSES, DEFAULT_MODEL, N_CLASSES
 from kaggle_digits.data import Digits, file_sha256, load_test, load_train
@@ -38,6 +37,7 @@ from kaggle_digits.stats import ConfusionStats, confusion_stats
 from kaggle_digits.submission_file import read_label_file, write_submission
 from kaggle_digits.train import Progress, TrainConfig, config_for, fit, load_trained
 from kaggle_digits.user_models import model_file, short_name
+from kaggle_digits.version import __version__
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -49,7 +49,7 @@ from optuna.distributions import (
 )
 from optuna.trial import FrozenTrial, TrialState
 
-from kaggle_digits import __version__, params
+from kaggle_digits import params
 from kaggle_digits.errors import Interrupted, KdigitsError
 from kaggle_digits.fileio import atomic_output, write_bytes, write_json
 from kaggle_digits.models import PRESETS, Preset
@@ -64,6 +64,7 @@ from kaggle_digits.train import (
     measure,
 )
 from kaggle_digits.user_models import get_model, short_name
+from kaggle_digits.version import __version__
 
 if TYPE_CHECKING:
     from kaggle_digits.data import Digits

@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from kaggle_digits import __version__
 from kaggle_digits.errors import KdigitsError
+from kaggle_digits.version import __version__
 
 app = typer.Typer(
     name="kdigits",
