@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kaggle_digits import __version__
+from kaggle_digits import __version__, backend
 from kaggle_digits.errors import Interrupted, KdigitsError
 from kaggle_digits.fileio import atomic_output, write_bytes, write_json
 from kaggle_digits.splits import HOLDOUT_FOLD, Split, SplitConfig, make_split
@@ -164,7 +164,7 @@ def versions() -> dict[str, str]:
             out[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
             out[package] = "not installed"
-    return out
+    return {**out, **backend.versions()}
 
 
 def plan_cv(train_path: str | os.PathLike[str], split_config: SplitConfig,
@@ -185,6 +185,7 @@ def plan_cv(train_path: str | os.PathLike[str], split_config: SplitConfig,
         "kind": preset.kind,
         "source": preset.source,
         "parameters": preset.parameters(),
+        **backend.record(preset.is_keras),
         "created": datetime.now().astimezone().isoformat(timespec="seconds"),
         "data": {"train": str(Path(train_path).resolve()), "train_sha256": digits.sha256,
                  "train_rows": len(digits.labels)},
@@ -216,6 +217,7 @@ def resume_cv(run_path: str | os.PathLike[str],
     except (KeyError, TypeError) as error:
         raise KdigitsError(f"{run.path}/config.json is not a kdigits cv config "
                            f"({error})") from None
+    backend.adopt(config.get("backend"))  # the remaining folds train as the first ones did
     digits = load_train(source)
     if digits.sha256 != sha:
         raise KdigitsError(f"{source} is not the train file this run started with "

@@ -174,13 +174,22 @@ def submit(
                              refit=refit, tta=tta,
                              train=sub.file_record(train, train_data.sha256),
                              test=sub.file_record(test, test_data.sha256))
+    from kaggle_digits import backend
+    from kaggle_digits.models import get_preset, keras_module
+
+    keras = get_preset(name).is_keras
+    if keras:
+        keras_module()  # quietly, before the device is asked of the backend's library
+    where = backend.record(keras)
+    record.update(where)
+    on = f" ({where['backend']} on {where['device']})" if where["backend"] else ""
     if training is not None:
         if cv_run is not None and cv_run.config.get("data", {}).get("train_sha256") not in (
                 None, train_data.sha256):
             console.print(f"[yellow]note:[/] {train} is not the train file {cv_run.path} was "
                           "cross-validated on (SHA-256 differs)", highlight=False)
         console.print(f"Training [bold]{name}[/] on all {len(train_data.pixels):,} rows of "
-                      f"{train}", highlight=False)
+                      f"{train}{on}", highlight=False)
         with _training_progress() as progress:
             predictors = [sub.train_full(training, train_data.pixels, train_data.labels,
                                          progress=progress)]
@@ -189,7 +198,7 @@ def submit(
         predictors = sub.run_models(cv_run)
         record.update(config=cv_run.config.get("training"),
                       fold_models=[str(p) for p in cv_run.model_paths])
-        console.print(f"Averaging the {len(predictors)} fold models of {cv_run.path}",
+        console.print(f"Averaging the {len(predictors)} fold models of {cv_run.path}{on}",
                       highlight=False)
 
     steps = sub.prediction_steps(len(test_data.pixels), len(predictors), tta)
