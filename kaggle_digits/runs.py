@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kaggle_digits import backend
 from kaggle_digits.constants import CLASSES, DEFAULT_MODEL, N_CLASSES, PROB_COLUMNS
 from kaggle_digits.errors import Interrupted, KdigitsError
 from kaggle_digits.fileio import atomic_output, write_bytes, write_json, write_text
@@ -170,7 +171,7 @@ def versions() -> dict[str, str]:
             out[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
             out[package] = "not installed"
-    return out
+    return {**out, **backend.versions()}
 
 
 def plan_cv(train_path: str | os.PathLike[str], split_config: SplitConfig,
@@ -189,6 +190,7 @@ def plan_cv(train_path: str | os.PathLike[str], split_config: SplitConfig,
         "kind": preset.kind,
         "source": preset.source,
         "parameters": preset.parameters(**training.model_options),
+        **backend.record(preset.is_keras),
         "created": datetime.now().astimezone().isoformat(timespec="seconds"),
         "data": {"train": str(Path(train_path).resolve()), "train_sha256": digits.sha256,
                  "train_rows": len(digits.labels)},
@@ -275,6 +277,7 @@ def resume_cv(run_path: str | os.PathLike[str],
     except (KeyError, TypeError) as error:
         raise KdigitsError(f"{run.path}/config.json is not a kdigits cv config "
                            f"({error})") from None
+    backend.adopt(config.get("backend"))  # the remaining folds train as the first ones did
     recorded_file = config.get("model_file")
     if recorded_file:
         current = model_file(training.preset)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kaggle_digits import backend
 from kaggle_digits.builtin import BUILTIN_CSV_SHA256
 from kaggle_digits.constants import CLASSES, DEFAULT_MODEL, N_CLASSES
 from kaggle_digits.data import Digits, file_sha256, load_test, load_train
@@ -30,13 +31,14 @@ from kaggle_digits.errors import KdigitsError
 from kaggle_digits.fileio import refuse_existing, write_bytes, write_json
 from kaggle_digits.kaggle_api import require_credentials
 from kaggle_digits.locations import locations
+from kaggle_digits.models import keras_module
 from kaggle_digits.params import load_for as load_params_for
 from kaggle_digits.predict import Advance, Predictor, average_probabilities, prediction_steps
 from kaggle_digits.runs import Run, load_run
 from kaggle_digits.stats import ConfusionStats, confusion_stats
 from kaggle_digits.submission_file import read_label_file, write_submission
 from kaggle_digits.train import Progress, TrainConfig, config_for, fit, load_trained
-from kaggle_digits.user_models import model_file, short_name
+from kaggle_digits.user_models import get_model, model_file, short_name
 from kaggle_digits.version import __version__
 
 if TYPE_CHECKING:
@@ -335,6 +337,10 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
                          params=str(config.params) if config.params else None,
                          train=file_record(train_path, train.sha256),
                          test=file_record(test_path, test.sha256))
+    keras = get_model(name).is_keras
+    if keras:
+        keras_module()  # quietly, before the backend's library is asked for its device
+    record.update(backend.record(keras))
     user_file = model_file(name)
     if user_file is not None:  # the user's own model: which file, its hash and its text
         record["model_file"] = {**user_file.to_json(), "source": user_file.source}

@@ -3,8 +3,9 @@
 `fit` is the only place a model learns. It takes validated uint8 pixels, scales them to
 [0, 1] float32 itself (so every caller feeds the same thing), seeds everything, and reports
 progress through a `Progress` object whose Keras callback forwards every batch; the CLI
-decides how that looks. Keras uses a GPU by itself when TensorFlow sees one, and the CPU
-otherwise, so there is nothing here about devices.
+decides how that looks. Keras uses a GPU by itself when its backend (TensorFlow, JAX or
+PyTorch) sees one, and the CPU otherwise; what differs between backends (seeding, naming
+the device) is in `kaggle_digits.backend`, and everything here is plain Keras and NumPy.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from kaggle_digits import backend
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.fileio import atomic_output, write_bytes
 from kaggle_digits.models import Preset, keras_module
@@ -262,14 +264,10 @@ def fit(preset_name: str, pixels: np.ndarray, labels: np.ndarray, config: TrainC
 
 
 def seed_everything(seed: int) -> None:
-    """Python, NumPy and TensorFlow seeds, plus deterministic kernels, so the same seed on
-    the same machine gives the same weights (and a resumed CV the same folds)."""
-    keras = keras_module()
-    keras.utils.set_random_seed(seed)
-    import tensorflow as tf
-
-    with contextlib.suppress(AttributeError, RuntimeError):
-        tf.config.experimental.enable_op_determinism()
+    """Python, NumPy and backend seeds, plus deterministic kernels where the backend has
+    them, so the same seed on the same machine gives the same weights (and a resumed CV the
+    same folds). The per-backend details live in `kaggle_digits.backend.seed`."""
+    backend.seed(seed)
 
 
 def _fit_keras(preset: Preset, pixels: np.ndarray, labels: np.ndarray, config: TrainConfig,

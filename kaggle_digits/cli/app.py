@@ -39,8 +39,15 @@ def _version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
+    backend: str | None = typer.Option(
+        None, "--backend", metavar="NAME", show_default=False,
+        help="Keras backend: tensorflow (default), jax or torch; same as KERAS_BACKEND."),
 ) -> None:
     """Kaggle Digit Recognizer: data, cross-validation, caret statistics, submissions."""
+    if backend is not None:  # before any verb imports Keras, which reads it once
+        from kaggle_digits.backend import select
+
+        select(backend)
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -107,14 +107,16 @@ def submit(
                        command=_command())
     for note in plan.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
+    where = plan.record
+    on = f" ({where['backend']} on {where['device']})" if where.get("backend") else ""
     if plan.trains:
         console.print(f"Training [bold]{plan.name}[/] on all {len(plan.train):,} rows of "
-                      f"{train}", highlight=False)
+                      f"{plan.train_path}{on}", highlight=False)
         with training_progress(console) as progress:
             models = plan_models(plan, progress)
     else:
         models = plan_models(plan)
-        console.print(f"Averaging the {len(models)} fold models of {plan.cv_run.path}",  # type: ignore[union-attr]
+        console.print(f"Averaging the {len(models)} fold models of {plan.cv_run.path}{on}",  # type: ignore[union-attr]
                       highlight=False)
     result = run_submit(plan, models, prediction_progress=prediction_progress(console))
 

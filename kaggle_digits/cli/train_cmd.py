@@ -184,6 +184,9 @@ def _print_plan(plan: runs.CVPlan) -> None:
 
     if get_model(plan.model).is_keras:
         console.print(summary_table(plan.model, training.model_options))
+        from kaggle_digits import backend
+
+        console.print(f"backend: {backend.name()} on {backend.device()}", highlight=False)
         recipe = (f"{training.optimizer} lr {training.learning_rate:g}, {training.epochs} "
                   f"epochs, batch {training.batch_size}, {training.schedule} schedule"
                   + (f", mean of {training.members} seeds" if training.members > 1 else "")

@@ -1,0 +1,218 @@
+"""Which Keras backend trains, on which device, and how it is seeded: the one module that
+knows TensorFlow, JAX and PyTorch apart.
+
+Keras 3 picks its backend once, when ``keras`` is first imported, from ``KERAS_BACKEND``
+(else ``~/.keras/keras.json``, else TensorFlow). Everything else in kdigits is written
+against Keras and NumPy, so the choice only matters in four places, all here:
+
+- checking the choice before Keras is imported, so an unknown or uninstalled backend is one
+  line (`require`), and choosing it from the CLI (`select`);
+- naming the device it trains on, asked of the backend's own library so that JAX and
+  PyTorch runs never import TensorFlow (`device`);
+- seeding: ``keras.utils.set_random_seed`` imports TensorFlow whenever it is installed, to
+  seed ``tf.data``, which kdigits does not use; so only the TensorFlow backend calls it, and
+  the others get the same seeds without it (`seed`);
+- the versions that go into a run's record (`versions`).
+
+Determinism, per backend, as far as each offers it (README, "Backends and GPUs"):
+TensorFlow has op determinism (CPU and GPU); JAX on CPU is deterministic, and on a GPU
+``--xla_gpu_deterministic_ops`` is requested through ``XLA_FLAGS``; PyTorch is asked for
+deterministic algorithms, with ``CUBLAS_WORKSPACE_CONFIG`` set for CUDA, and warns (rather
+than fails) on an operation that has no deterministic kernel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import importlib.util
+import json
+import os
+import random
+import sys
+from pathlib import Path
+
+from kaggle_digits.errors import KdigitsError
+
+BACKENDS = ("tensorflow", "jax", "torch")
+DEFAULT = "tensorflow"
+# What to install for each backend: the CPU build, as `make test` does for JAX. CUDA
+# builds are in the README ("Backends and GPUs"): they are large and need a GPU to help.
+INSTALL = {"tensorflow": "pip install tensorflow",
+           "jax": "pip install 'kaggle-digits[jax]'  (or: pip install 'jax[cpu]')",
+           "torch": "pip install torch  (a CPU wheel: see the README)"}
+PACKAGES = {"tensorflow": ("tensorflow",), "jax": ("jax", "jaxlib"), "torch": ("torch",)}
+
+
+def name() -> str:
+    """The backend Keras is using, or will use once imported, read the way Keras reads it."""
+    if "keras" in sys.modules:
+        return sys.modules["keras"].backend.backend()
+    chosen = os.environ.get("KERAS_BACKEND", "").strip()
+    if chosen:
+        return chosen
+    home = os.environ.get("KERAS_HOME") or Path.home() / ".keras"
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        return str(json.loads((Path(home) / "keras.json").read_text())["backend"])
+    return DEFAULT
+
+
+def require() -> str:
+    """The backend about to be used, checked: Keras itself fails on an unknown name with a
+    traceback, and on a missing library deep inside its import."""
+    chosen = name()
+    if chosen not in BACKENDS:
+        raise KdigitsError(f"unknown Keras backend {chosen!r} (KERAS_BACKEND or --backend); "
+                           f"choose one of: {', '.join(BACKENDS)}")
+    if "keras" not in sys.modules and importlib.util.find_spec(chosen) is None:
+        raise KdigitsError(f"the {chosen} backend is not installed: {INSTALL[chosen]}")
+    return chosen
+
+
+def select(backend: str) -> str:
+    """Make ``backend`` the one Keras will load (the CLI's ``--backend``). Keras cannot
+    switch once imported, so asking for another backend after that is an error."""
+    backend = backend.strip().lower()
+    if "keras" in sys.modules and name() != backend:
+        raise KdigitsError(f"Keras is already running on {name()}; cannot switch to "
+                           f"{backend} in this process")
+    os.environ["KERAS_BACKEND"] = backend
+    require()
+    return backend
+
+
+def adopt(recorded: str | None) -> str:
+    """Use a run's recorded backend for ``--resume``, so its remaining folds train as the
+    first ones did. A backend the user chose explicitly wins only if it is the same one."""
+    current = name()
+    if not recorded or recorded == current:
+        return current
+    if "keras" in sys.modules or os.environ.get("KERAS_BACKEND", "").strip():
+        raise KdigitsError(f"this run trained on {recorded}, but the backend now is "
+                           f"{current}; resume it with --backend {recorded}")
+    return select(recorded)
+
+
+def prepare() -> str:
+    """Called just before ``import keras``: check the choice and ask for deterministic GPU
+    kernels while that can still take effect (both flags are read when the GPU starts up,
+    and neither changes anything on a CPU)."""
+    chosen = require()
+    if chosen == "jax" and "xla_gpu_deterministic_ops" not in os.environ.get("XLA_FLAGS", ""):
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                                   + " --xla_gpu_deterministic_ops=true").strip()
+    if chosen == "torch":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    return chosen
+
+
+def keep_tensorflow_out() -> None:
+    """After ``import keras`` on JAX or PyTorch: stop Keras from importing TensorFlow.
+
+    Keras' serializer asks ``tf.available`` (to recognise ``tf.TensorShape`` values) on
+    every ``model.save``, and the asking imports all of TensorFlow — seconds, its C++
+    start-up log and hundreds of MiB — to learn that a JAX model holds no TensorFlow
+    objects. Marking Keras' lazy TensorFlow handle unavailable is exactly how Keras runs
+    where TensorFlow is not installed, which it supports; kdigits needs no ``tf.data``.
+    A Keras without that handle is left alone (the import then merely costs time).
+    """
+    if name() == "tensorflow" or "tensorflow" in sys.modules:
+        return
+    with contextlib.suppress(ImportError, AttributeError):
+        from keras.src.utils import module_utils
+
+        if module_utils.tensorflow.module is None:
+            module_utils.tensorflow._available = False
+
+
+def cpu(threads: int | None = None) -> str:
+    """The CPU as a device: the threads the process may use, which is what bounds speed."""
+    if threads is None:
+        threads = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                   else os.cpu_count() or 1)
+    return f"CPU ({threads} thread{'s' if threads != 1 else ''})"
+
+
+def _named(gpus: list[str]) -> str:
+    """The device Keras trains on: every backend uses the first GPU unless told otherwise."""
+    return gpus[0] if len(gpus) == 1 else f"{gpus[0]} (first of {len(gpus)} GPUs)"
+
+
+def device() -> str:
+    """What the models train on, e.g. ``CPU (2 threads)`` or ``NVIDIA H100 80GB HBM3``,
+    asked of the backend's own library (so a JAX or PyTorch run never loads TensorFlow).
+    Call it after `models.keras_module`, which silences TensorFlow's start-up log."""
+    backend = require()
+    if backend == "jax":
+        import jax
+
+        first = jax.devices()[0]
+        if first.platform == "cpu":
+            return cpu()
+        return _named([d.device_kind for d in jax.devices() if d.platform == first.platform])
+    if backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return _named([torch.cuda.get_device_name(i)
+                           for i in range(torch.cuda.device_count())])
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return "Apple GPU (MPS)"
+        return cpu(torch.get_num_threads())
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return cpu()
+    details = [tf.config.experimental.get_device_details(g).get("device_name") or g.name
+               for g in gpus]
+    return _named(details)
+
+
+def record(keras: bool = True) -> dict[str, str | None]:
+    """What a run folder or a submission records about where its models ran; scikit-learn
+    presets use no Keras backend and always run on the CPU."""
+    if not keras:
+        return {"backend": None, "device": cpu()}
+    return {"backend": require(), "device": device()}
+
+
+def seed(value: int) -> None:
+    """Seed Python, NumPy and the backend so that one seed gives one set of weights.
+
+    Keras' layers draw their seeds from Python's ``random`` when they are built, and
+    ``fit`` shuffles with NumPy, so those two seeds decide a model on every backend;
+    TensorFlow and PyTorch also get their own. TensorFlow alone goes through
+    ``keras.utils.set_random_seed``, which imports TensorFlow whenever it is installed.
+    """
+    backend = name()
+    if backend == "tensorflow":
+        import keras
+        import tensorflow as tf
+
+        keras.utils.set_random_seed(value)
+        with contextlib.suppress(AttributeError, RuntimeError):
+            tf.config.experimental.enable_op_determinism()
+        return
+    import numpy as np
+
+    random.seed(value)
+    np.random.seed(value)
+    if backend == "torch":
+        import torch
+
+        torch.manual_seed(value)
+        # warn_only: an op without a deterministic kernel (some CUDA ones) warns, not fails
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+
+
+def versions(backend: str | None = None) -> dict[str, str]:
+    """Versions of the backend's packages, from metadata (nothing is imported)."""
+    out = {}
+    for package in PACKAGES.get(backend or name(), ()):
+        try:
+            out[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            out[package] = "not installed"
+    return out
