@@ -216,3 +216,19 @@ def versions(backend: str | None = None) -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             out[package] = "not installed"
     return out
+
+
+def limit_threads(threads: int) -> None:
+    """Train with ``threads`` CPU threads; must run before the backend is imported (the
+    libraries read these once, at start-up). Recorded with a run because, on a CPU, the
+    thread count changes how sums are split and so a model's last digits."""
+    if "keras" in sys.modules:
+        raise RuntimeError("limit_threads() must run before Keras is imported")
+    count = str(threads)
+    for variable in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = count
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1" if threads == 1 else "2"
+    if name() == "jax":
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                                   f" --xla_cpu_multi_thread_eigen={str(threads > 1).lower()}"
+                                   f" intra_op_parallelism_threads={threads}").strip()

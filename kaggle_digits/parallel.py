@@ -1,0 +1,96 @@
+"""Independent trainings (cv folds) in worker processes: threads split on a CPU, one GPU each.
+
+A fold trains the same way in a worker as in the main process — same rows, same seed — and
+saves itself completely before it reports back, so Ctrl-C or a crashed worker loses only
+the folds in progress. Workers are fresh ``spawn`` processes: each imports its Keras
+backend after its thread count (and, with several GPUs, its GPU) is set, which only works
+before the first import.
+
+On a CPU, TensorFlow's sums depend on how many threads share them, so a fold's last digits
+depend on its thread count, not on being run in parallel: ``--jobs 2`` on 2 cores trains
+each fold with 1 thread, exactly like ``--jobs 1 --threads 1``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import multiprocessing
+import os
+import queue
+import subprocess
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from kaggle_digits import backend
+
+Event = tuple[str, tuple[Any, ...]]  # (method of a Progress, its arguments)
+
+
+def usable_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+
+
+def threads_per_job(jobs: int) -> int:
+    return max(1, usable_cpus() // jobs)
+
+
+def gpu_count() -> int:
+    """NVIDIA GPUs visible to this process, asked of nvidia-smi (no framework import)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() not in ("", "-1")])
+    try:
+        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True,
+                                timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return 0
+    return sum(line.startswith("GPU ") for line in listed.stdout.splitlines())
+
+
+def _start_worker(threads: int, gpus: int, slots: Any) -> None:
+    """Runs first in every worker: its share of the CPU, and its own GPU when there are
+    several (with one GPU, the workers share it, which pays for small models)."""
+    backend.limit_threads(threads)
+    if gpus > 1:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(slots.get() % gpus)
+
+
+def run_in_workers(function: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], *,
+                   jobs: int, threads: int, on_event: Callable[[Event], None],
+                   check_stop: Callable[[], None]) -> Iterator[Any]:
+    """Call ``function(*task, events)`` for every task in ``jobs`` workers and yield the
+    results as they finish. ``events`` is a queue on which a worker puts ``Event``s; they
+    are handed to ``on_event`` here, in the main process. ``check_stop`` raises
+    KeyboardInterrupt when the user asked to stop: then no new task starts, and the
+    workers' own Ctrl-C ends the tasks in progress."""
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        events, slots = manager.Queue(), manager.Queue()
+        for slot in range(jobs):
+            slots.put(slot)
+        pool = futures.ProcessPoolExecutor(jobs, mp_context=context,
+                                           initializer=_start_worker,
+                                           initargs=(threads, gpu_count(), slots))
+        try:
+            pending = {pool.submit(function, *task, events) for task in tasks}
+            while pending:
+                done, pending = futures.wait(pending, timeout=0.2,
+                                             return_when=futures.FIRST_COMPLETED)
+                _drain(events, on_event)
+                for finished in done:
+                    yield finished.result()
+                check_stop()
+            _drain(events, on_event)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+
+
+def _drain(events: Any, on_event: Callable[[Event], None]) -> None:
+    while True:
+        try:
+            on_event(events.get_nowait())
+        except queue.Empty:
+            return
