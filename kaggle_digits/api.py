@@ -141,6 +141,7 @@ def cross_validate(model: str = DEFAULT_MODEL, *, train: PathLike | None = None,
                    batch_size: int | None = None, learning_rate: float | None = None,
                    optimizer: str | None = None, members: int | None = None,
                    params: PathLike | None = None, runs_dir: PathLike | None = None,
+                   jobs: int = 1, threads: int | None = None,
                    mode: str = DEFAULT_PRINT_MODE, report: bool = True,
                    progress: bool = True) -> CrossValidation:
     """``kdigits cv``: stratified k-fold CV of a preset, with a holdout, in a new run folder.
@@ -149,7 +150,8 @@ def cross_validate(model: str = DEFAULT_MODEL, *, train: PathLike | None = None,
     split (``test_size``); fold k trains with ``seed + k``. ``epochs``, ``batch_size``,
     ``learning_rate``, ``optimizer`` and ``members`` override the preset's recipe (Keras
     models only); ``params`` trains with a `kdigits tune` best.json. ``model`` may be a
-    preset or your own ``FILE.py:FUNCTION``.
+    preset or your own ``FILE.py:FUNCTION``. ``jobs`` trains that many folds at once in
+    worker processes, ``threads`` CPU threads each (as ``kdigits cv --jobs --threads``).
     ``mode`` is caret's print mode for the statistics. An interrupted run keeps its
     finished folds: finish it with :func:`resume`.
     """
@@ -159,11 +161,12 @@ def cross_validate(model: str = DEFAULT_MODEL, *, train: PathLike | None = None,
         holdout=holdout, percent=percent, test_size=test_size, seed=seed, epochs=epochs,
         members=members, batch_size=batch_size, learning_rate=learning_rate,
         optimizer=optimizer, params=Path(params) if params is not None else None,
-        runs_dir=Path(runs_dir) if runs_dir is not None else None)
+        runs_dir=Path(runs_dir) if runs_dir is not None else None, jobs=jobs,
+        threads=threads)
     called = {k: v for k, v in vars(options).items() if v is not None}
     plan, _ = runs.plan_from_options(options, command=_call("cross_validate", called),
                                      extra={"mode": mode})
-    return _cross_validate(plan, mode=mode, report=report, progress=progress)
+    return _cross_validate(plan, mode=mode, report=report, progress=progress, jobs=jobs)
 
 
 def resume(run: PathLike | CrossValidation, *, train: PathLike | None = None,
@@ -177,7 +180,7 @@ def resume(run: PathLike | CrossValidation, *, train: PathLike | None = None,
 
 
 def _cross_validate(plan: runs.CVPlan, *, mode: str, report: bool,
-                    progress: bool) -> CrossValidation:
+                    progress: bool, jobs: int = 1) -> CrossValidation:
     if progress:
         from kaggle_digits.progress import CVProgress
 
@@ -188,9 +191,9 @@ def _cross_validate(plan: runs.CVPlan, *, mode: str, report: bool,
                       f"{sizes['holdout_rows']:,} held out; run folder {plan.run_dir}",
                       highlight=False, soft_wrap=True)
         with CVProgress(console) as bars:
-            result = runs.run_cv(plan, bars)
+            result = runs.run_cv(plan, bars, jobs=jobs)
     else:
-        result = runs.run_cv(plan)
+        result = runs.run_cv(plan, jobs=jobs)
     written = None
     if report:
         from kaggle_digits.report import write_report as write

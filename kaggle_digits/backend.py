@@ -218,12 +218,13 @@ def versions(backend: str | None = None) -> dict[str, str]:
     return out
 
 
-def limit_threads(threads: int) -> None:
-    """Train with ``threads`` CPU threads; must run before the backend is imported (the
-    libraries read these once, at start-up). Recorded with a run because, on a CPU, the
-    thread count changes how sums are split and so a model's last digits."""
+def limit_threads(threads: int) -> bool:
+    """Train with ``threads`` CPU threads. The libraries read this once, at start-up, so
+    it only takes effect before Keras is imported (False after: a notebook that has trained
+    already keeps its threads). Recorded with a run because, on a CPU, the thread count
+    changes how sums are split and so a model's last digits."""
     if "keras" in sys.modules:
-        raise RuntimeError("limit_threads() must run before Keras is imported")
+        return False
     count = str(threads)
     for variable in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = count
@@ -232,3 +233,4 @@ def limit_threads(threads: int) -> None:
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                                    f" --xla_cpu_multi_thread_eigen={str(threads > 1).lower()}"
                                    f" intra_op_parallelism_threads={threads}").strip()
+    return True

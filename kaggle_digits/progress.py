@@ -117,7 +117,8 @@ class CVProgress(Progress):
     def fold_done(self, fold: int, folds: int, summary: dict) -> None:
         if self.fold_task is None:
             self.fold_task = self.bars.add_task("folds", total=folds, info="")
-        self.bars.update(self.fold_task, completed=fold, info="")
+        self.bars.advance(self.fold_task)  # folds in workers finish in any order
+        self.bars.update(self.fold_task, info="")
         kept = "  (finished in an earlier session)" if summary.get("resumed") else ""
         self.out.print(f"fold {fold}/{folds}  accuracy {summary['accuracy']:.4f}  "
                        f"kappa {summary['kappa']:.4f}  {summary['wall_s']:.1f} s{kept}",

@@ -35,6 +35,7 @@ from kaggle_digits.constants import CLASSES, DEFAULT_MODEL, N_CLASSES, PROB_COLU
 from kaggle_digits.errors import Interrupted, KdigitsError
 from kaggle_digits.fileio import atomic_output, write_bytes, write_json, write_text
 from kaggle_digits.locations import locations
+from kaggle_digits.parallel import Event, run_in_workers, threads_per_job
 from kaggle_digits.params import Params
 from kaggle_digits.params import load_for as load_params_for
 from kaggle_digits.splits import HOLDOUT_FOLD, Split, SplitConfig, make_split
@@ -176,8 +177,11 @@ def versions() -> dict[str, str]:
 
 def plan_cv(train_path: str | os.PathLike[str], split_config: SplitConfig,
             training: TrainConfig, *, runs_dir: str | os.PathLike[str] = "runs",
-            command: str = "", options: dict | None = None) -> CVPlan:
-    """Load and split the data, then create the run folder and its config.json."""
+            command: str = "", options: dict | None = None,
+            threads: int | None = None) -> CVPlan:
+    """Load and split the data, then create the run folder and its config.json.
+    ``threads``: CPU threads per fold (None: all), recorded because it sets a CPU model's
+    last digits, so that a resumed run trains its remaining folds the same way."""
     from kaggle_digits.data import load_train
     preset = get_model(training.preset)
     digits = load_train(train_path)
@@ -198,6 +202,7 @@ def plan_cv(train_path: str | os.PathLike[str], split_config: SplitConfig,
         "rows": split.sizes(),
         "training": training.to_json(),
         "fold_seed": "training.seed + fold (each fold is reproducible on its own)",
+        "threads_per_fold": threads,
         "holdout_model": HOLDOUT_MODEL if split.holdout.size else "no holdout (--holdout 0)",
         "versions": versions(),
     }
@@ -229,17 +234,26 @@ class CVOptions:
     optimizer: str | None = None
     params: Path | None = None
     runs_dir: Path | None = None
+    jobs: int = 1  # folds trained at once, in worker processes
+    threads: int | None = None  # CPU threads per fold (default: all, shared among jobs)
 
     def given(self) -> list[str]:
         """The options set, as ``--option`` names (for messages)."""
         return ["--" + k.replace("_", "-") for k, v in asdict(self).items()
-                if v is not None and k not in ("train", "runs_dir")]
+                if v is not None and k not in ("train", "runs_dir", "jobs")]
 
 
 def plan_from_options(options: CVOptions, *, command: str = "",
                       extra: dict | None = None) -> tuple[CVPlan, Params | None]:
     """Settle the split and training config from the options (and a params file), then
     :func:`plan_cv`; a mistake in any option fails before the run folder is made."""
+    if options.jobs < 1:
+        raise KdigitsError(f"--jobs must be 1 or more, not {options.jobs}")
+    if options.threads is not None and options.threads < 1:
+        raise KdigitsError(f"--threads must be 1 or more, not {options.threads}")
+    threads = options.threads or (threads_per_job(options.jobs) if options.jobs > 1 else None)
+    if threads is not None:
+        backend.limit_threads(threads)  # before any Keras import, or it cannot take effect
     tuned = load_params_for(options.params, options.model)
     name = options.model or (tuned.model if tuned else DEFAULT_MODEL)
     base = SplitConfig(**tuned.split) if tuned and tuned.split else SplitConfig()
@@ -256,7 +270,7 @@ def plan_from_options(options: CVOptions, *, command: str = "",
                 "model": name, "train": str(train_path), "runs_dir": str(runs_dir),
                 **split.to_json(), **(extra or {})}
     plan = plan_cv(train_path, split, training, runs_dir=runs_dir, command=command,
-                   options=recorded)
+                   options=recorded, threads=threads)
     return plan, tuned
 
 
@@ -278,6 +292,8 @@ def resume_cv(run_path: str | os.PathLike[str],
         raise KdigitsError(f"{run.path}/config.json is not a kdigits cv config "
                            f"({error})") from None
     backend.adopt(config.get("backend"))  # the remaining folds train as the first ones did
+    if config.get("threads_per_fold"):
+        backend.limit_threads(config["threads_per_fold"])
     recorded_file = config.get("model_file")
     if recorded_file:
         current = model_file(training.preset)
@@ -323,35 +339,36 @@ class _StopOnCtrlC(Progress):
             raise KeyboardInterrupt
         self.requested = True
 
-    def _check(self) -> None:
+    def check(self) -> None:
+        """Raise KeyboardInterrupt if Ctrl-C was pressed since training started."""
         if self.requested:
             raise KeyboardInterrupt
 
     def fold_started(self, *args: Any) -> None:
-        self._check()
+        self.check()
         self.inner.fold_started(*args)
 
     def fold_done(self, *args: Any) -> None:
         self.inner.fold_done(*args)
 
     def fit_started(self, *args: Any) -> None:
-        self._check()
+        self.check()
         self.inner.fit_started(*args)
 
     def epoch_started(self, *args: Any) -> None:
-        self._check()
+        self.check()
         self.inner.epoch_started(*args)
 
     def batch_done(self, *args: Any) -> None:
-        self._check()
+        self.check()
         self.inner.batch_done(*args)
 
     def epoch_done(self, *args: Any) -> None:
-        self._check()
+        self.check()
         self.inner.epoch_done(*args)
 
     def fit_done(self, *args: Any) -> None:
-        self._check()
+        self.check()
         self.inner.fit_done(*args)
 
 
@@ -368,28 +385,39 @@ def _ctrl_c_as_flag(progress: Progress) -> Iterator[_StopOnCtrlC]:
         signal.signal(signal.SIGINT, previous)
 
 
-def run_cv(plan: CVPlan, progress: Progress | None = None) -> CVResult:
-    """Train every unfinished fold, saving each as it completes, then pool the results."""
+def run_cv(plan: CVPlan, progress: Progress | None = None, *, jobs: int = 1) -> CVResult:
+    """Train every unfinished fold, saving each as it completes, then pool the results.
+
+    ``jobs`` > 1 trains that many folds at once in worker processes (`kaggle_digits.parallel`),
+    each with its share of the CPU threads (or its own GPU); the folds, their seeds and their
+    files are the same as in the main process.
+    """
+    if jobs < 1:
+        raise KdigitsError(f"--jobs must be 1 or more, not {jobs}")
     with _ctrl_c_as_flag(progress or Progress()) as guarded:
-        return _run_folds(plan, guarded)
+        return _run_folds(plan, guarded, jobs)
 
 
-def _run_folds(plan: CVPlan, progress: _StopOnCtrlC) -> CVResult:
+def _run_folds(plan: CVPlan, progress: _StopOnCtrlC, jobs: int = 1) -> CVResult:
     folds = plan.split.folds
     resumed = sorted(plan.done)
     number = 0
     with measure() as session:
         try:
-            for fold in folds:
-                number = fold.number
-                if number in plan.done:
-                    record = _read_json(_fold_json(plan.run_dir, number))
-                    progress.fold_done(number, len(folds), {**record, "resumed": True})
-                    continue
-                progress.fold_started(number, len(folds), fold.train.size)
-                summary = _train_fold(plan, fold, progress)
-                plan.done.append(number)
-                progress.fold_done(number, len(folds), summary)
+            for number in resumed:
+                record = _read_json(_fold_json(plan.run_dir, number))
+                progress.fold_done(number, len(folds), {**record, "resumed": True})
+            todo = [fold for fold in folds if fold.number not in plan.done]
+            if jobs > 1 and len(todo) > 1:
+                number = 0
+                _train_in_workers(plan, todo, progress, jobs)
+            else:
+                for fold in todo:
+                    number = fold.number
+                    progress.fold_started(number, len(folds), fold.train.size)
+                    summary = _train_fold(plan, fold, progress)
+                    plan.done.append(number)
+                    progress.fold_done(number, len(folds), summary)
             number = 0
             result = _finish(plan)
         except KeyboardInterrupt:
@@ -397,6 +425,31 @@ def _run_folds(plan: CVPlan, progress: _StopOnCtrlC) -> CVResult:
     result.resumed = resumed
     result.timing["this_session_wall_s"] = session["wall_s"]
     return result
+
+
+def _train_in_workers(plan: CVPlan, todo: list[Any], progress: _StopOnCtrlC,
+                      jobs: int) -> None:
+    """Folds in parallel: only fold-level progress (folds start and end out of order)."""
+    total = len(plan.split.folds)
+    threads = plan.config.get("threads_per_fold") or threads_per_job(jobs)
+
+    def forward(event: Event) -> None:
+        getattr(progress.inner, event[0])(*event[1])
+
+    tasks = [(str(plan.run_dir), fold.number) for fold in todo]
+    for summary in run_in_workers(_fold_in_worker, tasks, jobs=jobs, threads=threads,
+                                  on_event=forward, check_stop=progress.check):
+        plan.done.append(summary["fold"])
+        progress.fold_done(summary["fold"], total, summary)
+
+
+def _fold_in_worker(run_dir: str, number: int, events: Any) -> dict:
+    """One fold in a worker process: the run re-opened from its folder (same data, checked
+    by SHA-256; same split and seeds), the fold trained and saved as in the main process."""
+    plan = resume_cv(run_dir)
+    fold = plan.split.folds[number - 1]
+    events.put(("fold_started", (number, len(plan.split.folds), int(fold.train.size))))
+    return _train_fold(plan, fold, Progress())
 
 
 def _fold_json(run_dir: Path, number: int) -> Path:

@@ -117,6 +117,12 @@ def cv(
         metavar="FILE", help="Train with a `kdigits tune` best.json: its model, recipe and "
                              "layer options, on the split it was tuned on; options given "
                              "here win.")] = None,
+    jobs: Annotated[int, typer.Option(
+        help="Folds trained at once, in worker processes (CPU threads are shared out; "
+             "with several GPUs, one each).")] = 1,
+    threads: Annotated[int | None, typer.Option(
+        help="CPU threads per fold (default: all, or an equal share with --jobs); "
+             "recorded, since it sets a CPU model's last digits.")] = None,
 ) -> None:
     """Cross-validate a model: stratified folds, a holdout, caret statistics, a run folder."""
     from kaggle_digits.caret_text import print_caret
@@ -128,7 +134,7 @@ def cv(
         model=model, train=train, folds=folds, holdout=holdout, percent=percent,
         test_size=test_size, seed=seed, epochs=epochs, members=members,
         batch_size=batch_size, learning_rate=learning_rate, optimizer=optimizer,
-        params=params, runs_dir=runs_dir)
+        params=params, runs_dir=runs_dir, jobs=jobs, threads=threads)
     if resume is not None:
         clash = options.given()
         if clash:
@@ -141,8 +147,11 @@ def cv(
         if tuned:
             _print_tuned(tuned, plan)
     _print_plan(plan)
+    if jobs > 1:
+        console.print(f"{jobs} folds at a time, {plan.config.get('threads_per_fold')} CPU "
+                      "thread(s) each", highlight=False)
     with CVProgress(console) as progress:
-        result = runs.run_cv(plan, progress)
+        result = runs.run_cv(plan, progress, jobs=jobs)
 
     console.print()
     console.print(fold_table(result))
