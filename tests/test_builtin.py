@@ -15,12 +15,6 @@ from kaggle_digits.errors import KdigitsError
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def rows(train_sample) -> tuple[np.ndarray, np.ndarray]:
-    pixels, labels = train_sample
-    return pixels[:1100], labels[:1100]
-
-
 def test_writer_matches_pandas_to_csv_byte_for_byte(rows):
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame(rows[0][:50], columns=[f"pixel{i}" for i in range(784)])

@@ -10,37 +10,21 @@ import hashlib
 import os
 import re
 import shutil
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import make_zip
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kaggle_digits import builtin, data
+from kaggle_digits import data
 from kaggle_digits.errors import KdigitsError
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 pytestmark = pytest.mark.usefixtures("private_cache")  # see conftest.py
-
-
-@pytest.fixture(scope="module")
-def rows(train_sample) -> tuple[np.ndarray, np.ndarray]:
-    pixels, labels = train_sample
-    return pixels[:1100], labels[:1100]
-
-
-@pytest.fixture(scope="module")
-def train_text(rows) -> str:
-    return builtin.digits_csv(*rows).decode()
-
-
-@pytest.fixture(scope="module")
-def test_text(rows) -> str:
-    return builtin.digits_csv(rows[0]).decode()
 
 
 def put(folder: Path, text: str | bytes, name: str = "train.csv") -> Path:
@@ -274,13 +258,6 @@ def test_fast_and_careful_paths_agree(tmp_path, train_text, line, column, value)
 
 
 # --------------------------------------------------------------------------- zip
-
-
-def make_zip(path: Path, members: dict[str, str | bytes]) -> Path:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in members.items():
-            archive.writestr(name, content)
-    return path
 
 
 def test_kaggle_zip_loads_like_the_csvs(tmp_path, rows, train_text, test_text):

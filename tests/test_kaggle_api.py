@@ -3,37 +3,11 @@ zip, and uploads that validate before anything reaches Kaggle."""
 
 from __future__ import annotations
 
-import zipfile
-from pathlib import Path
-
-import numpy as np
 import pytest
+from conftest import make_zip
 
-from kaggle_digits import builtin, kaggle_api
+from kaggle_digits import kaggle_api
 from kaggle_digits.errors import KdigitsError
-
-
-@pytest.fixture(scope="module")
-def rows(train_sample) -> tuple[np.ndarray, np.ndarray]:
-    pixels, labels = train_sample
-    return pixels[:300], labels[:300]
-
-
-@pytest.fixture(scope="module")
-def train_text(rows) -> str:
-    return builtin.digits_csv(*rows).decode()
-
-
-@pytest.fixture(scope="module")
-def test_text(rows) -> str:
-    return builtin.digits_csv(rows[0]).decode()
-
-
-def make_zip(path: Path, members: dict[str, str | bytes]) -> Path:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in members.items():
-            archive.writestr(name, content)
-    return path
 
 
 def test_install_kaggle_zip_copies_validated_files(tmp_path, train_text, test_text):
