@@ -373,7 +373,7 @@ class _StopOnCtrlC(Progress):
 
 
 @contextlib.contextmanager
-def _ctrl_c_as_flag(progress: Progress) -> Iterator[_StopOnCtrlC]:
+def ctrl_c_as_flag(progress: Progress) -> Iterator[_StopOnCtrlC]:
     guard = _StopOnCtrlC(progress)
     if threading.current_thread() is not threading.main_thread():
         yield guard  # signal handlers can only be set from the main thread
@@ -394,7 +394,7 @@ def run_cv(plan: CVPlan, progress: Progress | None = None, *, jobs: int = 1) -> 
     """
     if jobs < 1:
         raise KdigitsError(f"--jobs must be 1 or more, not {jobs}")
-    with _ctrl_c_as_flag(progress or Progress()) as guarded:
+    with ctrl_c_as_flag(progress or Progress()) as guarded:
         return _run_folds(plan, guarded, jobs)
 
 

@@ -534,10 +534,10 @@ def optimize(tuning: Tuning, study: optuna.Study, progress: TuneProgress, sessio
     Ctrl-C stops at the next training event; Optuna records that trial as failed, every
     finished one stays in the study, and `Interrupted` says how to continue.
     """
-    from kaggle_digits.runs import _ctrl_c_as_flag
+    from kaggle_digits.runs import ctrl_c_as_flag
 
     settings = tuning.settings
-    with _ctrl_c_as_flag(progress) as guarded:
+    with ctrl_c_as_flag(progress) as guarded:
         objective = Objective(tuning, progress, guarded, session, publish=publish)
 
         def after(study: optuna.Study, trial: FrozenTrial) -> None:
