@@ -120,8 +120,8 @@ ATTR = "kdigits"  # the study user attribute holding the settings a study was cr
 @dataclass(frozen=True)
 class Tunable:
     """A model and its search space. ``space`` names in RECIPE_KNOBS tune the recipe; the
-    others are keywords of ``preset.build``. A model file (FILE.py:FUNCTION) will declare
-    its own space by returning one of these from `resolve_model`."""
+    others are keywords of ``preset.build``. A model file (FILE.py:FUNCTION) may declare
+    its own space as ``SPACE`` beside the function."""
 
     name: str
     preset: Preset
@@ -152,7 +152,7 @@ def default_space(preset: Preset) -> Space:
 
 
 def resolve_model(text: str) -> Tunable:
-    """``--model`` text → what to tune. Presets today; FILE.py:FUNCTION slots in here."""
+    """``--model`` text (a Keras preset or FILE.py:FUNCTION) → what to tune."""
     preset = get_model(text)
     if not preset.is_keras:
         raise KdigitsError(f"{text} is a scikit-learn baseline; kdigits tune searches Keras "

@@ -69,7 +69,8 @@ def _upload(path: Path, message: str | None, rows: int) -> None:
 @app.command()
 def submit(
     model: Annotated[str | None, typer.Option(
-        help=f"Preset to train on all of train.csv (default: {DEFAULT_MODEL}).")] = None,
+        help=f"Preset or FILE.py:FUNCTION to train on all of train.csv (default: "
+             f"{DEFAULT_MODEL}).")] = None,
     run: Annotated[Path | None, typer.Option(
         help="Reuse a `kdigits cv` run folder: average its fold models' probabilities.")] = None,
     refit: Annotated[bool, typer.Option(

@@ -20,6 +20,7 @@ from rich.progress import Progress as RichBars
 from rich.table import Table
 
 from kaggle_digits.cli.app import app, console
+from kaggle_digits.constants import DEFAULT_MODEL
 from kaggle_digits.errors import Interrupted, KdigitsError
 from kaggle_digits.splits import SplitConfig
 from kaggle_digits.train import Progress
@@ -207,7 +208,7 @@ def _command() -> str:
 @app.command()
 def tune(
     model: Annotated[str, typer.Option(
-        help="Keras preset to tune (see `kdigits models`).")] = "cnn-fast",
+        help="Keras preset (see `kdigits models`) or FILE.py:FUNCTION.")] = DEFAULT_MODEL,
     trials: Annotated[int, typer.Option(
         help="Trials this command runs (split over --jobs); a study grows with each run.")
     ] = 20,
