@@ -36,11 +36,10 @@ import numpy as np
 
 from kaggle_digits import runs
 from kaggle_digits.caret_text import CaretStats, caret_html, check_mode
-from kaggle_digits.constants import DEFAULT_MODEL, DEFAULT_PRINT_MODE
+from kaggle_digits.constants import DEFAULT_PRINT_MODE
 from kaggle_digits.data import Digits
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.locations import locations
-from kaggle_digits.splits import SplitConfig
 from kaggle_digits.stats import ConfusionStats, stats_from_table
 from kaggle_digits.submission_file import Validation, validate_submission
 
@@ -53,7 +52,6 @@ if TYPE_CHECKING:
     from kaggle_digits.submit import SubmitResult
 
 PathLike = str | os.PathLike[str]
-SPLIT = SplitConfig()  # the defaults of `kdigits cv`
 
 
 # --- data ------------------------------------------------------------------------------
@@ -134,10 +132,10 @@ class CrossValidation:
         return "\n".join(parts)
 
 
-def cross_validate(model: str = DEFAULT_MODEL, *, train: PathLike | None = None,
-                   folds: int = SPLIT.folds, holdout: float = SPLIT.holdout,
-                   percent: float = SPLIT.percent, test_size: float = SPLIT.test_size,
-                   seed: int = SPLIT.seed, epochs: int | None = None,
+def cross_validate(model: str | None = None, *, train: PathLike | None = None,
+                   folds: int | None = None, holdout: float | None = None,
+                   percent: float | None = None, test_size: float | None = None,
+                   seed: int | None = None, epochs: int | None = None,
                    batch_size: int | None = None, learning_rate: float | None = None,
                    optimizer: str | None = None, members: int | None = None,
                    params: PathLike | None = None, runs_dir: PathLike | None = None,
@@ -145,6 +143,9 @@ def cross_validate(model: str = DEFAULT_MODEL, *, train: PathLike | None = None,
                    mode: str = DEFAULT_PRINT_MODE, report: bool = True,
                    progress: bool = True) -> CrossValidation:
     """``kdigits cv``: stratified k-fold CV of a preset, with a holdout, in a new run folder.
+
+    An argument left at None takes the params file's value (``params``) or else the
+    default: ``cnn-fast``, 5 folds, a 0.1 holdout, 100% of the rows, seed 42.
 
     ``percent`` cuts a stratified sample first (for speed); ``folds=1`` is one train/test
     split (``test_size``); fold k trains with ``seed + k``. ``epochs``, ``batch_size``,

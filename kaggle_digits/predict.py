@@ -23,9 +23,6 @@ Advance = Callable[[int], None]
 TTA_SHIFTS: tuple[tuple[int, int], ...] = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
 PREDICT_ROWS = 4096  # rows per predict call: small enough for a smooth progress bar
 
-Predictor = Callable[[np.ndarray], np.ndarray]
-Advance = Callable[[int], None]
-
 
 # ---------------------------------------------------------------------------------------
 # Prediction: models × test-time views → averaged probabilities

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from kaggle_digits import backend
+from kaggle_digits.constants import N_CLASSES
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.fileio import atomic_output, write_bytes
 from kaggle_digits.models import Preset, keras_module
@@ -31,7 +32,6 @@ OPTIMIZERS = ("adam", "adamw", "nadam", "adamax", "rmsprop", "sgd", "adadelta", 
 SCHEDULES = ("constant", "cosine", "exponential")
 WARMUP = 0.1  # share of all steps spent warming the learning rate up (cosine schedule)
 EPOCH_DECAY = 0.95  # exponential schedule: the rate is multiplied by this after every epoch
-N_CLASSES = 10
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -50,9 +49,10 @@ from optuna.distributions import (
 from optuna.trial import FrozenTrial, TrialState
 
 from kaggle_digits import params
-from kaggle_digits.errors import Interrupted, KdigitsError
+from kaggle_digits.errors import Interrupted, KdigitsError, last_line
 from kaggle_digits.fileio import atomic_output, write_bytes, write_json
 from kaggle_digits.models import PRESETS, Preset
+from kaggle_digits.parallel import gpu_count, threads_per_job
 from kaggle_digits.splits import Split, SplitConfig, make_split
 from kaggle_digits.train import (
     N_CLASSES,
@@ -570,31 +570,15 @@ def shares(trials: int, jobs: int) -> list[int]:
     return [trials // workers + (1 if i < trials % workers else 0) for i in range(workers)]
 
 
-def visible_gpus() -> list[str]:
-    """GPU ids TensorFlow would see, found without importing it (CUDA_VISIBLE_DEVICES,
-    else ``nvidia-smi -L``)."""
-    given = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if given is not None:
-        return [g.strip() for g in given.split(",") if g.strip() and g.strip() != "-1"]
-    if not shutil.which("nvidia-smi"):
-        return []
-    try:
-        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True,
-                                 timeout=20).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return [str(i) for i in range(sum(line.startswith("GPU ") for line in listing.splitlines()))]
-
-
-def worker_env(index: int, workers: int, gpus: list[str]) -> dict[str, str]:
+def worker_env(index: int, workers: int, gpus: int) -> dict[str, str]:
     """One GPU per worker when there are several; otherwise the CPU cores split evenly
     (TensorFlow and OpenMP read these before they start their thread pools)."""
     env = dict(os.environ)
-    if len(gpus) > 1:
-        env["CUDA_VISIBLE_DEVICES"] = gpus[index % len(gpus)]
+    if gpus > 1:
+        env["CUDA_VISIBLE_DEVICES"] = str(index % gpus)
     elif gpus:
         env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"  # share the one GPU, not grab it all
-    threads = str(max(1, len(os.sched_getaffinity(0)) // workers))
+    threads = str(threads_per_job(workers))
     env.update(OMP_NUM_THREADS=threads, TF_NUM_INTRAOP_THREADS=threads,
                TF_NUM_INTEROP_THREADS="1" if threads == "1" else "2")
     return env
@@ -627,7 +611,7 @@ def run_workers(tuning: Tuning, study: optuna.Study, progress: TuneProgress, ses
     their output goes to ``logs/`` in the study folder.
     """
     counts = shares(tuning.settings.trials, tuning.settings.jobs)
-    gpus = visible_gpus()
+    gpus = gpu_count()
     logs = tuning.folder / "logs"
     _make_folder(logs)
     workers: list[tuple[subprocess.Popen, Path]] = []
@@ -687,10 +671,9 @@ def _stop(workers: list[tuple[subprocess.Popen, Path]]) -> None:
 
 def _last_line(log: Path) -> str:
     try:
-        lines = [line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return last_line(log.read_text(encoding="utf-8"))
     except OSError:
         return "no output"
-    return lines[-1].strip() if lines else "no output"
 
 
 # --- the result: summary, holdout, files -------------------------------------------------------

@@ -113,7 +113,7 @@ def _load(spec: str, _sha: str) -> Preset:
         def build(**options: Any) -> Any:
             return _call(spec, function, options)
     preset = UserPreset(spec, kind, build, recipe, f"{spec} (sha256 {file.sha256[:12]}…)",
-                        file=file, space=getattr(module, "SPACE", None))
+                        file=file, space=getattr(module, "SPACE", None), function=function)
     return preset
 
 
@@ -123,15 +123,13 @@ class UserPreset(Preset):
 
     file: ModelFile | None = None
     space: dict[str, Any] | None = None  # a SPACE declared beside the function, for tune
+    function: Any = None  # the user's function: its keyword defaults are layer options
 
     def options(self) -> dict[str, Any]:
-        if not self.is_keras or self.file is None:
+        if not self.is_keras or self.function is None:
             return {}
-        module = sys.modules.get(_module_name(self.file.path))
-        function = getattr(module, self.file.function, None)
-        if function is None:
-            return {}
-        return {name: p.default for name, p in inspect.signature(function).parameters.items()
+        return {name: p.default
+                for name, p in inspect.signature(self.function).parameters.items()
                 if p.default is not inspect.Parameter.empty}
 
 

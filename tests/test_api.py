@@ -140,3 +140,18 @@ def test_user_errors_are_kdigits_errors_before_any_work(sample_files, tmp_path: 
         kd.make_submission("knn", run=cv, progress=False)
     with pytest.raises(KdigitsError, match="not a kdigits run folder"):
         kd.open_run(tmp_path)
+
+
+def test_a_params_file_supplies_the_model_and_split_left_unset(tmp_path, sample_files):
+    """As `kdigits cv --params`: arguments left out come from the file, not the defaults."""
+    params = tmp_path / "best.json"
+    params.write_text(json.dumps({
+        "format": "kdigits-params/1", "model": "mlp", "recipe": {"epochs": 1},
+        "split": {"folds": 2, "holdout": 0.1, "percent": 50.0, "test_size": 0.2, "seed": 7}}))
+    cv = kd.cross_validate(params=params, train=sample_files["train"], runs_dir=tmp_path,
+                           report=False, progress=False)
+    config = json.loads((cv.run_dir / "config.json").read_text())
+    assert config["model"] == "mlp" and config["training"]["epochs"] == 1
+    assert config["split"]["folds"] == 2 and config["split"]["seed"] == 7
+    assert kd.cross_validate(params=params, train=sample_files["train"], runs_dir=tmp_path,
+                             folds=3, report=False, progress=False).folds.shape[0] == 3

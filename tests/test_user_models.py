@@ -59,6 +59,7 @@ def test_package_module_function_works_too(model_file, monkeypatch):
     monkeypatch.syspath_prepend(str(model_file.parent))
     preset = user_models.get_model("mine:tiny")
     assert preset.kind == "mlp" and preset.file.path == str(model_file.resolve())
+    assert preset.options() == {"width": 64}  # layer options for tune, as for a file
     sys.modules.pop("mine", None)
 
 

@@ -20,7 +20,7 @@ from rich.progress import Progress as RichBars
 from rich.table import Table
 
 from kaggle_digits.cli.app import app, console
-from kaggle_digits.constants import DEFAULT_MODEL
+from kaggle_digits.constants import DEFAULT_MODEL, DEFAULT_PRINT_MODE, PRINT_MODES
 from kaggle_digits.errors import Interrupted, KdigitsError
 from kaggle_digits.splits import SplitConfig
 from kaggle_digits.train import Progress
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
     from kaggle_digits import tune as tuning
 
-MODES = ("sens_spec", "prec_recall", "everything")
 TABLE_ROWS = 40  # longer studies show their best trials; trials.csv has them all
 
 
@@ -245,8 +244,8 @@ def tune(
     show_space: Annotated[bool, typer.Option(
         "--show-space", help="Print the model's search space and exit.")] = False,
     mode: Annotated[str, typer.Option(
-        help="caret print mode of the holdout: sens_spec, prec_recall or everything.")
-    ] = "sens_spec",
+        help=f"caret print mode of the holdout: {', '.join(PRINT_MODES)}.")
+    ] = DEFAULT_PRINT_MODE,
     worker: Annotated[bool, typer.Option("--worker", hidden=True)] = False,
     session: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
@@ -258,8 +257,8 @@ def tune(
             raise KdigitsError(f"--epochs must be 1 or more, not {epochs}")
         console.print(space_table(tuning.resolve_model(model), epochs))
         return
-    if mode not in MODES:
-        raise KdigitsError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if mode not in PRINT_MODES:
+        raise KdigitsError(f"--mode must be one of {', '.join(PRINT_MODES)}, not {mode!r}")
     settings = tuning.TuneSettings(
         model=model, train=train, split=SplitConfig(folds=folds, holdout=holdout,
                                                     percent=percent, seed=seed),
