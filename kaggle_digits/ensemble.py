@@ -17,6 +17,7 @@ import numpy as np
 from kaggle_digits.constants import N_CLASSES
 from kaggle_digits.data import file_sha256
 from kaggle_digits.errors import KdigitsError
+from kaggle_digits.locations import locations
 from kaggle_digits.stats import ConfusionStats
 from kaggle_digits.submission_file import read_label_file
 from kaggle_digits.submit import (
@@ -144,12 +145,13 @@ def recorded_test(submissions: Sequence[str | os.PathLike[str]]) -> tuple[Path, 
 
 
 def ensemble_solution(submissions: Sequence[str | os.PathLike[str]], rows: int, *,
-                      test: str | os.PathLike[str] = "data/test.csv") -> Path | None:
+                      test: str | os.PathLike[str] | None = None) -> Path | None:
     """The solution to score an ensemble against, by the same pairing rule as ``submit``
     (:func:`kaggle_digits.submit.default_solution`): the test file is the one the inputs'
     records name, else ``test``; its solution.csv is used only if it belongs to it and has
     as many rows. Kaggle's own test.csv therefore never meets the built-in answers."""
     named = recorded_test(submissions)
+    test = test if test is not None else locations().test
     if named is None:
         if not Path(test).is_file():
             return None
@@ -170,7 +172,7 @@ class EnsembleSubmission:
 def make_ensemble(submissions: Sequence[str | os.PathLike[str]], *,
                   out: str | os.PathLike[str] | None = None, force: bool = False,
                   solution: str | os.PathLike[str] | None = None,
-                  test: str | os.PathLike[str] = "data/test.csv",
+                  test: str | os.PathLike[str] | None = None,
                   command: str = "") -> EnsembleSubmission:
     """Combine, score (when the solution is known) and write an ensemble bundle."""
     target = Path(out) if out is not None else default_output("ensemble")

@@ -72,3 +72,19 @@ def test_submit_and_cv_need_no_options_in_a_kaggle_notebook(kaggle_tree, kdigits
     assert cv.returncode == 0, cv.stdout + cv.stderr
     runs = list((kaggle_tree / "working" / "runs").iterdir())
     assert len(runs) == 1 and (runs[0] / "metrics.json").is_file()
+
+
+def test_every_verbs_defaults_follow_the_notebook(kaggle_tree):
+    """The CLI modules read the defaults once, when a `kdigits` process starts."""
+    import subprocess
+    import sys
+
+    shown = subprocess.run(
+        [sys.executable, "-c", "from kaggle_digits.cli import report_cmd, score_cmd, "
+         "submit_cmd, train_cmd, tune_cmd\n"
+         "for m in (report_cmd, score_cmd, submit_cmd, train_cmd, tune_cmd):\n"
+         "    print(m.WHERE.train, m.WHERE.runs)"],
+        capture_output=True, text=True, check=True).stdout.splitlines()
+    expected = (f"{kaggle_tree / 'input' / 'digit-recognizer' / 'train.csv'} "
+                f"{kaggle_tree / 'working' / 'runs'}")
+    assert shown == [expected] * 5

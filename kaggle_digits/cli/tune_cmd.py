@@ -22,6 +22,7 @@ from rich.table import Table
 from kaggle_digits.cli.app import app, console
 from kaggle_digits.constants import DEFAULT_MODEL, DEFAULT_PRINT_MODE, PRINT_MODES
 from kaggle_digits.errors import Interrupted, KdigitsError
+from kaggle_digits.locations import locations
 from kaggle_digits.splits import SplitConfig
 from kaggle_digits.train import Progress
 
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from kaggle_digits import tune as tuning
 
 TABLE_ROWS = 40  # longer studies show their best trials; trials.csv has them all
+
+WHERE = locations()  # the project folders, or a Kaggle notebook's
 
 
 def _value(value: Any) -> str:
@@ -237,10 +240,9 @@ def tune(
         help="Trials that finish before the median pruner stops any.")] = 5,
     prune: Annotated[bool, typer.Option(
         help="Stop trials whose mean accuracy after a fold is below the median.")] = True,
-    train: Annotated[Path, typer.Option(help="Training CSV or Kaggle zip.")
-                     ] = Path("data/train.csv"),
+    train: Annotated[Path, typer.Option(help="Training CSV or Kaggle zip.")] = WHERE.train,
     runs_dir: Annotated[Path, typer.Option(
-        help="Where study folders (tune-<study>/) are created.")] = Path("runs"),
+        help="Where study folders (tune-<study>/) are created.")] = WHERE.runs,
     show_space: Annotated[bool, typer.Option(
         "--show-space", help="Print the model's search space and exit.")] = False,
     mode: Annotated[str, typer.Option(
