@@ -125,11 +125,16 @@ def keep_tensorflow_out() -> None:
             module_utils.tensorflow._available = False
 
 
+def usable_cpus() -> int:
+    """CPU cores this process may run on (its affinity where the OS tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def cpu(threads: int | None = None) -> str:
     """The CPU as a device: the threads the process may use, which is what bounds speed."""
-    if threads is None:
-        threads = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                   else os.cpu_count() or 1)
+    threads = usable_cpus() if threads is None else threads
     return f"CPU ({threads} thread{'s' if threads != 1 else ''})"
 
 

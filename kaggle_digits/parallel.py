@@ -26,13 +26,8 @@ from kaggle_digits import backend
 Event = tuple[str, tuple[Any, ...]]  # (method of a Progress, its arguments)
 
 
-def usable_cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-        os.cpu_count() or 1)
-
-
 def threads_per_job(jobs: int) -> int:
-    return max(1, usable_cpus() // jobs)
+    return max(1, backend.usable_cpus() // jobs)
 
 
 def gpu_count() -> int:

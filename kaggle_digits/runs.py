@@ -256,7 +256,7 @@ def plan_from_options(options: CVOptions, *, command: str = "",
         backend.limit_threads(threads)  # before any Keras import, or it cannot take effect
     tuned = load_params_for(options.params, options.model)
     name = options.model or (tuned.model if tuned else DEFAULT_MODEL)
-    base = SplitConfig(**tuned.split) if tuned and tuned.split else SplitConfig()
+    base = (tuned.split_config() if tuned else None) or SplitConfig()
     split = replace(base, **{k: v for k in ("folds", "holdout", "percent", "test_size", "seed")
                              if (v := getattr(options, k)) is not None})
     recipe = {k: v for k in ("epochs", "members", "batch_size", "learning_rate", "optimizer")
