@@ -138,7 +138,8 @@ def cross_validate(model: str | None = None, *, train: PathLike | None = None,
                    seed: int | None = None, epochs: int | None = None,
                    batch_size: int | None = None, learning_rate: float | None = None,
                    optimizer: str | None = None, members: int | None = None,
-                   params: PathLike | None = None, runs_dir: PathLike | None = None,
+                   early_stopping: int | None = None, params: PathLike | None = None,
+                   runs_dir: PathLike | None = None,
                    jobs: int = 1, threads: int | None = None,
                    mode: str = DEFAULT_PRINT_MODE, report: bool = True,
                    progress: bool = True) -> CrossValidation:
@@ -150,9 +151,11 @@ def cross_validate(model: str | None = None, *, train: PathLike | None = None,
     ``percent`` cuts a stratified sample first (for speed); ``folds=1`` is one train/test
     split (``test_size``); fold k trains with ``seed + k``. ``epochs``, ``batch_size``,
     ``learning_rate``, ``optimizer`` and ``members`` override the preset's recipe (Keras
-    models only); ``params`` trains with a `kdigits tune` best.json. ``model`` may be a
-    preset or your own ``FILE.py:FUNCTION``. ``jobs`` trains that many folds at once in
-    worker processes, ``threads`` CPU threads each (as ``kdigits cv --jobs --threads``).
+    models only); ``early_stopping`` (a patience in epochs) stops each fold on the loss of
+    10% of its training rows and keeps the best epoch; ``params`` trains with a `kdigits
+    tune` best.json. ``model`` may be a preset or your own ``FILE.py:FUNCTION``. ``jobs``
+    trains that many folds at once in worker processes, ``threads`` CPU threads each (as
+    ``kdigits cv --jobs --threads``).
     ``mode`` is caret's print mode for the statistics. An interrupted run keeps its
     finished folds: finish it with :func:`resume`.
     """
@@ -161,7 +164,8 @@ def cross_validate(model: str | None = None, *, train: PathLike | None = None,
         model=model, train=Path(train) if train is not None else None, folds=folds,
         holdout=holdout, percent=percent, test_size=test_size, seed=seed, epochs=epochs,
         members=members, batch_size=batch_size, learning_rate=learning_rate,
-        optimizer=optimizer, params=Path(params) if params is not None else None,
+        optimizer=optimizer, early_stopping=early_stopping,
+        params=Path(params) if params is not None else None,
         runs_dir=Path(runs_dir) if runs_dir is not None else None, jobs=jobs,
         threads=threads)
     called = {k: v for k, v in vars(options).items() if v is not None}
@@ -243,8 +247,9 @@ def make_submission(model: str | None = None, *, run: PathLike | CrossValidation
                     refit: bool = False, train: PathLike | None = None,
                     test: PathLike | None = None, out: PathLike | None = None,
                     force: bool = False, seed: int | None = None, epochs: int | None = None,
-                    members: int | None = None, tta: bool = False,
-                    solution: PathLike | None = None, params: PathLike | None = None,
+                    members: int | None = None, early_stopping: int | None = None,
+                    tta: bool = False, solution: PathLike | None = None,
+                    params: PathLike | None = None,
                     progress: bool = True) -> SubmitResult:
     """``kdigits submit``: train a preset on every row (or average a cv run's fold
     models, or ``refit`` the run's config on every row), predict the test file and write
@@ -259,7 +264,8 @@ def make_submission(model: str | None = None, *, run: PathLike | CrossValidation
 
     config = SubmitConfig(model=model, run=None if run is None else _run_path(run),
                           refit=refit, train=_path(train), test=_path(test), out=_path(out),
-                          force=force, seed=seed, epochs=epochs, members=members, tta=tta,
+                          force=force, seed=seed, epochs=epochs, members=members,
+                          early_stopping=early_stopping, tta=tta,
                           solution=_path(solution), params=_path(params))
     given = {k: v for k, v in asdict(config).items() if v not in (None, False)}
     plan = plan_submit(config, command=_call("make_submission", given))

@@ -232,6 +232,7 @@ class CVOptions:
     batch_size: int | None = None
     learning_rate: float | None = None
     optimizer: str | None = None
+    early_stopping: int | None = None  # patience in epochs; stops on rows carved from training
     params: Path | None = None
     runs_dir: Path | None = None
     jobs: int = 1  # folds trained at once, in worker processes
@@ -259,7 +260,8 @@ def plan_from_options(options: CVOptions, *, command: str = "",
     base = (tuned.split_config() if tuned else None) or SplitConfig()
     split = replace(base, **{k: v for k in ("folds", "holdout", "percent", "test_size", "seed")
                              if (v := getattr(options, k)) is not None})
-    recipe = {k: v for k in ("epochs", "members", "batch_size", "learning_rate", "optimizer")
+    recipe = {k: v for k in ("epochs", "members", "batch_size", "learning_rate", "optimizer",
+                             "early_stopping")
               if (v := getattr(options, k)) is not None}
     training = config_for(name, **{**(tuned.overrides() if tuned else {}), **recipe},
                           seed=split.seed)
@@ -487,7 +489,8 @@ def _train_fold(plan: CVPlan, fold: Any, progress: Progress) -> dict:
                "system_s": timing["system_s"],
                "epochs": config.epochs if trained.is_keras else None,
                "seed": config.seed, "train_rows": int(fold.train.size),
-               "test_rows": int(fold.test.size), "history": trained.history}
+               "test_rows": int(fold.test.size), "history": trained.history,
+               "fit_info": trained.fit_info}
     write_json(_fold_json(plan.run_dir, fold.number), summary, force=True)
     return summary
 

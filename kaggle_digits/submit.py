@@ -37,7 +37,14 @@ from kaggle_digits.predict import Advance, Predictor, average_probabilities, pre
 from kaggle_digits.runs import Run, load_run
 from kaggle_digits.stats import ConfusionStats, confusion_stats
 from kaggle_digits.submission_file import read_label_file, write_submission
-from kaggle_digits.train import Progress, TrainConfig, config_for, fit, load_trained
+from kaggle_digits.train import (
+    Progress,
+    TrainConfig,
+    config_for,
+    fit,
+    load_trained,
+    settle,
+)
 from kaggle_digits.user_models import get_model, model_file, short_name
 from kaggle_digits.version import __version__
 
@@ -68,7 +75,7 @@ def training_config(preset: str, overrides: dict[str, Any], run: Run | None = No
     except (KeyError, TypeError) as error:
         raise KdigitsError(f"{run.path}/config.json has no usable training config "
                            f"({error})") from None
-    return replace(recorded, **given)
+    return settle(replace(recorded, **given))
 
 
 def train_full(config: TrainConfig, pixels: np.ndarray, labels: np.ndarray, *,
@@ -251,6 +258,7 @@ class SubmitConfig:
     seed: int | None = None
     epochs: int | None = None
     members: int | None = None  # seeded models averaged (the preset's recipe says)
+    early_stopping: int | None = None  # patience in epochs, on 10% carved from train.csv
     tta: bool = False
     solution: Path | None = None  # default: solution.csv beside test, if it belongs to it
     upload: bool = False
@@ -305,9 +313,10 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
     if tuned is not None:
         config = replace(config, model=tuned.model)
     if (config.run is not None and not config.refit
-            and (config.epochs, config.seed, config.members) != (None, None, None)):
-        raise KdigitsError("--epochs, --seed and --members only apply when training "
-                           "(--model, or --run with --refit)")
+            and (config.epochs, config.seed, config.members, config.early_stopping)
+            != (None, None, None, None)):
+        raise KdigitsError("--epochs, --seed, --members and --early-stopping only apply when "
+                           "training (--model, or --run with --refit)")
     if config.upload:
         if not config.message:
             raise KdigitsError("--upload needs a message: -m 'what this submission is'")
@@ -317,7 +326,8 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
     name = cv_run.model if cv_run is not None else (config.model or DEFAULT_MODEL)
     training = None
     if cv_run is None or config.refit:
-        given = {"seed": config.seed, "epochs": config.epochs, "members": config.members}
+        given = {"seed": config.seed, "epochs": config.epochs, "members": config.members,
+                 "early_stopping": config.early_stopping}
         tuned_overrides = tuned.overrides() if tuned is not None else {}
         training = training_config(name, {**tuned_overrides, **given}, cv_run)
     label = short_name(name) + ("" if cv_run is None

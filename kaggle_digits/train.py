@@ -32,6 +32,13 @@ OPTIMIZERS = ("adam", "adamw", "nadam", "adamax", "rmsprop", "sgd", "adadelta", 
 SCHEDULES = ("constant", "cosine", "exponential")
 WARMUP = 0.1  # share of all steps spent warming the learning rate up (cosine schedule)
 EPOCH_DECAY = 0.95  # exponential schedule: the rate is multiplied by this after every epoch
+# BatchNorm's moving averages start at mean 0, variance 1 and forget that start by 0.9 a
+# step; over a short fit they also trail weights that are still moving fast. Fits shorter
+# than this many optimizer steps re-estimate them afterwards (`recalibrate_batchnorm`); the
+# presets' full recipes run 5,000+ steps and keep Keras' own averages.
+SHORT_FIT_STEPS = 1000
+RECALIBRATION_ROWS = 4096  # training rows, no augmentation: the statistics converge well before
+EARLY_STOPPING_SPLIT = 0.1  # carved from the training rows when early stopping has no split
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,7 @@ class TrainConfig:
     members: int = 1
     seed: int = 42
     model_options: dict = field(default_factory=dict)  # the preset builder's keywords
+    early_stopping: int = 0  # patience in epochs on the validation split's loss; 0 = off
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -67,12 +75,21 @@ def config_for(preset_name: str, **overrides: Any) -> TrainConfig:
             options = ", ".join("--" + k.replace("_", "-") for k in keras_only)
             raise KdigitsError(f"{options} apply to Keras models only, not {preset_name}")
     recipe = asdict(preset.recipe)
-    config = TrainConfig(preset=preset_name, **{**recipe, **given})
-    _check(config)
+    config = settle(TrainConfig(preset=preset_name, **{**recipe, **given}))
     unknown = sorted(set(config.model_options) - set(preset.options()))
     if unknown:
         takes = ", ".join(preset.options()) or "no options"
         raise KdigitsError(f"{preset_name} has no option {', '.join(unknown)}; it takes {takes}")
+    return config
+
+
+def settle(config: TrainConfig) -> TrainConfig:
+    """Check a config and fill in what one option implies for another: early stopping
+    watches rows carved from the training rows (never a CV fold's test rows or the
+    holdout, whose estimates would then no longer be honest)."""
+    if config.early_stopping and not config.validation_split:
+        config = replace(config, validation_split=EARLY_STOPPING_SPLIT)
+    _check(config)
     return config
 
 
@@ -91,6 +108,11 @@ def _check(config: TrainConfig) -> None:
                            + ", ".join(SCHEDULES))
     if config.members < 1:
         raise KdigitsError(f"members must be 1 or more, not {config.members}")
+    if config.early_stopping < 0:
+        raise KdigitsError(f"--early-stopping is a patience in epochs (1 or more; 0 = off), "
+                           f"not {config.early_stopping}")
+    if config.early_stopping and not get_model(config.preset).is_keras:
+        raise KdigitsError(f"--early-stopping applies to Keras models only, not {config.preset}")
 
 
 class Progress:
@@ -144,6 +166,8 @@ class TrainedModel:
     history: list[dict] = field(default_factory=list)
     timing: dict = field(default_factory=dict)
     config: TrainConfig | None = None
+    # per member: the epoch early stopping restored, whether BatchNorm was re-estimated
+    fit_info: list[dict] = field(default_factory=list)
 
     @property
     def is_keras(self) -> bool:
@@ -251,16 +275,17 @@ def fit(preset_name: str, pixels: np.ndarray, labels: np.ndarray, config: TrainC
     if pixels.shape[0] != labels.shape[0] or pixels.shape[0] == 0:
         raise KdigitsError(f"{pixels.shape[0]} images but {labels.shape[0]} labels")
     with measure() as timing:
+        info: list[dict] = []
         if preset.is_keras:
             members, history = _fit_keras(preset, pixels, labels, config, validation,
-                                          progress, callbacks)
+                                          progress, callbacks, info)
         else:
             progress.fit_started(preset.name, 1, 1, 0, 0)
             estimator = preset.build(config.seed)
             estimator.fit(model_inputs(pixels, (None, 784)), labels)
             progress.fit_done()
             members, history = [estimator], []
-    return TrainedModel(preset.name, members, history, dict(timing), config)
+    return TrainedModel(preset.name, members, history, dict(timing), config, info)
 
 
 def seed_everything(seed: int) -> None:
@@ -272,7 +297,8 @@ def seed_everything(seed: int) -> None:
 
 def _fit_keras(preset: Preset, pixels: np.ndarray, labels: np.ndarray, config: TrainConfig,
                validation: tuple[np.ndarray, np.ndarray] | None,
-               progress: Progress, callbacks: Sequence[Any] = ()) -> tuple[list, list[dict]]:
+               progress: Progress, callbacks: Sequence[Any] = (),
+               info: list[dict] | None = None) -> tuple[list, list[dict]]:
     keras = keras_module()
     if config.validation_split:
         from kaggle_digits.splits import holdout_split
@@ -295,12 +321,59 @@ def _fit_keras(preset: Preset, pixels: np.ndarray, labels: np.ndarray, config: T
                                                np.asarray(validation[1], dtype=np.uint8))
         progress.fit_started(preset.name, member, config.members, config.epochs, steps)
         callback = _progress_callback(progress, member, history)
+        stopper = _early_stopping(config)
         model.fit(model_inputs(pixels, shape), labels, batch_size=config.batch_size,
                   epochs=config.epochs, validation_data=val, shuffle=True, verbose=0,
-                  callbacks=[callback, *callbacks])
+                  callbacks=[callback, *([stopper] if stopper else []), *callbacks])
+        record: dict[str, Any] = {"member": member}
+        if stopper is not None:
+            ran = max(row["epoch"] for row in history if row["member"] == member)
+            record.update(epochs_run=ran, best_epoch=stopper.best_epoch + 1)
+        if steps * config.epochs < SHORT_FIT_STEPS:
+            sample = np.random.default_rng(config.seed + member).permutation(labels.size)
+            record["batchnorm_recalibrated_rows"] = recalibrate_batchnorm(
+                model, model_inputs(pixels[sample[:RECALIBRATION_ROWS]], shape))
         progress.fit_done()
         members.append(model)
+        if info is not None:
+            info.append(record)
     return members, history
+
+
+def _early_stopping(config: TrainConfig) -> Any:
+    """Keras' own EarlyStopping on the carved validation split's loss, restoring the best
+    epoch's weights, as Keras users do (a fresh one per member: it keeps state)."""
+    if not config.early_stopping:
+        return None
+    return keras_module().callbacks.EarlyStopping(
+        monitor="val_loss", patience=config.early_stopping, restore_best_weights=True)
+
+
+def recalibrate_batchnorm(model: Any, x: np.ndarray) -> int:
+    """Set every BatchNorm layer's moving mean and variance to the statistics of its input
+    over ``x`` as the model sees it at predict time, layer by layer in order (each layer
+    sees the earlier ones already corrected). Returns the rows used (0: nothing to do).
+
+    "Precise BatchNorm" (He et al.'s pycls): after a short fit the moving averages still
+    carry their (0, 1) start and trail the weights, and a model that trains at 60% can
+    predict one class. Random augmentation and dropout are off at predict time, so the
+    statistics are those of clean digits, which is what the model will be given.
+    """
+    keras = keras_module()
+    norms = [layer for layer in model.layers
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    if not norms or not x.shape[0]:
+        return 0
+    for norm in norms:
+        try:
+            seen = keras.Model(model.inputs, norm.input)
+        except (AttributeError, ValueError):  # a model without a traced graph: leave it
+            return 0
+        h = np.asarray(seen.predict(x, batch_size=512, verbose=0), dtype=np.float64)
+        axes = tuple(a for a in range(h.ndim) if a != norm.axis % h.ndim)
+        norm.moving_mean.assign(h.mean(axis=axes).astype(np.float32))
+        norm.moving_variance.assign(h.var(axis=axes).astype(np.float32))
+    return int(x.shape[0])
 
 
 def _optimizer(config: TrainConfig, total_steps: int) -> Any:

@@ -90,6 +90,11 @@ def submit(
     members: Annotated[int | None, typer.Option(
         min=1, help="Override the preset's number of seeded members averaged (best: 3).")
     ] = None,
+    early_stopping: Annotated[int | None, typer.Option(
+        metavar="PATIENCE", show_default=False,
+        help="Stop training when the loss on 10% of train.csv (carved out, not trained on) "
+             "has not improved for PATIENCE epochs, and keep the best epoch's weights.")
+    ] = None,
     solution: Annotated[Path | None, typer.Option(
         help="ImageId,Label answers to score against (default: solution.csv beside --test, "
              "if there is one).", show_default=False)] = None,
@@ -103,7 +108,8 @@ def submit(
     """Train a preset (or reuse a cv run), predict test.csv and write a Kaggle submission."""
     plan = plan_submit(SubmitConfig(model=model, run=run, refit=refit, train=train, test=test,
                                     out=out, force=force, seed=seed, epochs=epochs,
-                                    members=members, tta=tta, solution=solution,
+                                    members=members, early_stopping=early_stopping,
+                                    tta=tta, solution=solution,
                                     upload=upload, message=message, params=params),
                        command=_command())
     for note in plan.notes:

@@ -106,6 +106,11 @@ def cv(
         help="Override the preset's learning rate.")] = None,
     optimizer: Annotated[str | None, typer.Option(
         help="Override the preset's optimizer (adam, rmsprop, sgd, adadelta, …).")] = None,
+    early_stopping: Annotated[int | None, typer.Option(
+        metavar="PATIENCE", show_default=False,
+        help="Stop a fold's training when the loss on 10% of its training rows (never its "
+             "test rows or the holdout) has not improved for PATIENCE epochs, and keep the "
+             "best epoch's weights.")] = None,
     runs_dir: Annotated[Path | None, typer.Option(
         help="Where run folders are created.", show_default=str(WHERE.runs))] = None,
     resume: Annotated[Path | None, typer.Option(
@@ -134,7 +139,7 @@ def cv(
         model=model, train=train, folds=folds, holdout=holdout, percent=percent,
         test_size=test_size, seed=seed, epochs=epochs, members=members,
         batch_size=batch_size, learning_rate=learning_rate, optimizer=optimizer,
-        params=params, runs_dir=runs_dir, jobs=jobs, threads=threads)
+        early_stopping=early_stopping, params=params, runs_dir=runs_dir, jobs=jobs, threads=threads)
     if resume is not None:
         clash = options.given()
         if clash:
