@@ -4,7 +4,9 @@ A run is ``runs/<YYYYmmdd-HHMMSS>-<model>[-k]/``. config.json is written first (
 always be resumed), each fold is saved completely the moment it finishes — model, then its
 predictions, then ``folds/fold-<k>.json`` last as the "done" marker — and the pooled files
 (oof.csv, holdout.csv, history.csv, metrics.json, curves.png) are derived from the fold
-files at the end. Ctrl-C therefore loses at most the fold in progress, and ``--resume``
+files at the end (with ``--jobs``, a fold's seeded members may train in separate workers:
+each is kept in ``members/`` until the fold's last one is in, then averaged into the fold's
+files). Ctrl-C therefore loses at most the fold (or member) in progress, and ``--resume``
 trains only what is missing: each fold is seeded with ``seed + fold``, so a resumed run ends
 with the same numbers as one that was never interrupted.
 
@@ -40,7 +42,16 @@ from kaggle_digits.params import Params
 from kaggle_digits.params import load_for as load_params_for
 from kaggle_digits.splits import HOLDOUT_FOLD, Split, SplitConfig, make_split
 from kaggle_digits.stats import ConfusionStats, confusion_stats
-from kaggle_digits.train import Progress, TrainConfig, config_for, fit, measure
+from kaggle_digits.train import (
+    Progress,
+    TrainConfig,
+    TrainedModel,
+    average_probabilities,
+    config_for,
+    fit,
+    load_trained,
+    measure,
+)
 from kaggle_digits.user_models import get_model, model_file, short_name
 from kaggle_digits.version import __version__
 
@@ -410,7 +421,7 @@ def _run_folds(plan: CVPlan, progress: _StopOnCtrlC, jobs: int = 1) -> CVResult:
                 record = _read_json(_fold_json(plan.run_dir, number))
                 progress.fold_done(number, len(folds), {**record, "resumed": True})
             todo = [fold for fold in folds if fold.number not in plan.done]
-            if jobs > 1 and len(todo) > 1:
+            if jobs > 1 and (len(todo) > 1 or (todo and shared_members(plan) > 1)):
                 number = 0
                 _train_in_workers(plan, todo, progress, jobs)
             else:
@@ -431,18 +442,107 @@ def _run_folds(plan: CVPlan, progress: _StopOnCtrlC, jobs: int = 1) -> CVResult:
 
 def _train_in_workers(plan: CVPlan, todo: list[Any], progress: _StopOnCtrlC,
                       jobs: int) -> None:
-    """Folds in parallel: only fold-level progress (folds start and end out of order)."""
+    """Folds in parallel, or each fold's seeded members (`best`) in parallel: only
+    fold-level progress (folds start and end out of order)."""
     total = len(plan.split.folds)
     threads = plan.config.get("threads_per_fold") or threads_per_job(jobs)
+    started: set[int] = set()
 
     def forward(event: Event) -> None:
+        if event[0] == "fold_started":  # a fold's members each announce it: once is enough
+            if event[1][0] in started:
+                return
+            started.add(event[1][0])
         getattr(progress.inner, event[0])(*event[1])
 
-    tasks = [(str(plan.run_dir), fold.number) for fold in todo]
-    for summary in run_in_workers(_fold_in_worker, tasks, jobs=jobs, threads=threads,
-                                  on_event=forward, check_stop=progress.check):
+    def finished(summary: dict) -> None:
         plan.done.append(summary["fold"])
         progress.fold_done(summary["fold"], total, summary)
+
+    members = shared_members(plan)
+    if members == 1:
+        tasks = [(str(plan.run_dir), fold.number) for fold in todo]
+        for summary in run_in_workers(_fold_in_worker, tasks, jobs=jobs, threads=threads,
+                                      on_event=forward, check_stop=progress.check):
+            finished(summary)
+        return
+    for fold in todo:  # every member finished in an earlier session: nothing to train
+        if all(_member_json(plan.run_dir, fold.number, m).is_file()
+               for m in range(1, members + 1)):
+            finished(_assemble_fold(plan, fold))
+    tasks = [(str(plan.run_dir), fold.number, member) for fold in todo
+             if fold.number not in plan.done for member in range(1, members + 1)
+             if not _member_json(plan.run_dir, fold.number, member).is_file()]
+    for record in run_in_workers(_member_in_worker, tasks, jobs=jobs, threads=threads,
+                                 on_event=forward, check_stop=progress.check):
+        number = record["fold"]
+        if all(_member_json(plan.run_dir, number, m).is_file()
+               for m in range(1, members + 1)):
+            finished(_assemble_fold(plan, plan.split.folds[number - 1]))
+
+
+def shared_members(plan: CVPlan) -> int:
+    """How many members each fold's work is split into for workers (1: whole folds)."""
+    return plan.training.members if get_model(plan.model).is_keras else 1
+
+
+def _member_path(run_dir: Path, number: int, member: int, suffix: str) -> Path:
+    return run_dir / "members" / f"fold-{number}-member-{member}{suffix}"
+
+
+def _member_json(run_dir: Path, number: int, member: int) -> Path:
+    return _member_path(run_dir, number, member, ".json")
+
+
+def _member_in_worker(run_dir: str, number: int, member: int, events: Any) -> dict:
+    """One seeded member of one fold in a worker: trained exactly as among its fold's other
+    members, saved (model, its own probabilities, then its JSON marker) for the main
+    process to average once the fold's last member is in."""
+    plan = resume_cv(run_dir)
+    fold = plan.split.folds[number - 1]
+    events.put(("fold_started", (number, len(plan.split.folds), int(fold.train.size))))
+    x, y = plan.pixels, plan.labels
+    with measure() as timing:
+        trained = fit(plan.model, x[fold.train], y[fold.train], _fold_config(plan, fold),
+                      validation=(x[fold.test], y[fold.test]), member=member)
+        (oof,) = trained.member_probabilities(x[fold.test])
+        (holdout,) = (trained.member_probabilities(x[plan.split.holdout])
+                      if plan.split.holdout.size else [np.empty((0, N_CLASSES), np.float32)])
+    path = Path(run_dir)
+    trained.save(_member_path(path, number, member, ".keras"), force=True)
+    with atomic_output(_member_path(path, number, member, ".npz"), force=True,
+                       binary=True) as handle:
+        np.savez(handle, oof=oof, holdout=holdout)
+    record = {"fold": number, "member": member, "history": trained.history,
+              "fit_info": trained.fit_info, **timing}
+    write_json(_member_json(path, number, member), record, force=True)
+    return record
+
+
+def _assemble_fold(plan: CVPlan, fold: Any) -> dict:
+    """A fold whose members were trained apart: their mean probabilities and one model
+    averaging them, saved like a fold trained in one piece; then the member files go."""
+    members = range(1, shared_members(plan) + 1)
+    records = [_read_json(_member_json(plan.run_dir, fold.number, m)) for m in members]
+    oof, holdout = [], []
+    for m in members:
+        with np.load(_member_path(plan.run_dir, fold.number, m, ".npz")) as saved:
+            oof.append(saved["oof"])
+            holdout.append(saved["holdout"])
+    models = [load_trained(_member_path(plan.run_dir, fold.number, m, ".keras")).members[0]
+              for m in members]
+    timing = {k: sum(r[k] for r in records) for k in ("wall_s", "user_s", "system_s")}
+    trained = TrainedModel(plan.model, models, [h for r in records for h in r["history"]],
+                           timing, _fold_config(plan, fold),
+                           [i for r in records for i in r["fit_info"]])
+    summary = _save_fold(plan, fold, trained, average_probabilities(oof),
+                         average_probabilities(holdout), timing)
+    for m in members:
+        for suffix in (".keras", ".npz", ".json"):
+            _member_path(plan.run_dir, fold.number, m, suffix).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # still holds other folds' members: keep it
+        (plan.run_dir / "members").rmdir()
+    return summary
 
 
 def _fold_in_worker(run_dir: str, number: int, events: Any) -> dict:
@@ -464,18 +564,32 @@ def _interrupted_message(plan: CVPlan, number: int, total: int) -> str:
     kept = ("no fold finished" if not done else
             f"fold{'s' if len(done) > 1 else ''} {', '.join(map(str, done))} kept in "
             f"{plan.run_dir}")
+    members = len(list((plan.run_dir / "members").glob("fold-*-member-*.json")))
+    if members:
+        kept += (f"; {members} finished member model{'s' if members > 1 else ''} of "
+                 "unfinished folds kept")
     return f"interrupted {where}; {kept}; resume with: kdigits cv --resume {plan.run_dir}"
+
+
+def _fold_config(plan: CVPlan, fold: Any) -> TrainConfig:
+    return replace(plan.training, seed=plan.training.seed + fold.number)
 
 
 def _train_fold(plan: CVPlan, fold: Any, progress: Progress) -> dict:
     x, y = plan.pixels, plan.labels
-    config = replace(plan.training, seed=plan.training.seed + fold.number)
     with measure() as timing:
-        trained = fit(plan.model, x[fold.train], y[fold.train], config,
+        trained = fit(plan.model, x[fold.train], y[fold.train], _fold_config(plan, fold),
                       validation=(x[fold.test], y[fold.test]), progress=progress)
         oof = trained.predict_proba(x[fold.test])
         holdout = (trained.predict_proba(x[plan.split.holdout]) if plan.split.holdout.size
                    else np.empty((0, N_CLASSES), np.float32))
+    return _save_fold(plan, fold, trained, oof, holdout, timing)
+
+
+def _save_fold(plan: CVPlan, fold: Any, trained: TrainedModel, oof: np.ndarray,
+               holdout: np.ndarray, timing: dict) -> dict:
+    """Model, then predictions, then the fold's JSON "done" marker, last."""
+    y, config = plan.labels, trained.config or _fold_config(plan, fold)
     stats = confusion_stats(oof.argmax(axis=1), y[fold.test], CLASSES)
     suffix = ".keras" if trained.is_keras else ".joblib"
     # force: files of a fold that was cut short before its marker are leftovers, not results

@@ -173,21 +173,24 @@ class TrainedModel:
     def is_keras(self) -> bool:
         return not hasattr(self.members[0], "predict_proba")
 
+    def member_probabilities(self, pixels: np.ndarray,
+                             batch_size: int = 2048) -> list[np.ndarray]:
+        """Each Keras member's own N×10 probabilities, as `predict_proba` averages them."""
+        shape = tuple(self.members[0].input_shape)
+        x = model_inputs(pixels, shape)
+        return [m.predict(x, batch_size=batch_size, verbose=0) for m in self.members]
+
     def predict_proba(self, pixels: np.ndarray, batch_size: int = 2048) -> np.ndarray:
         """N×10 float32 class probabilities, rows summing to 1."""
         if self.is_keras:
-            shape = tuple(self.members[0].input_shape)
-            x = model_inputs(pixels, shape)
-            proba = np.mean([m.predict(x, batch_size=batch_size, verbose=0)
-                             for m in self.members], axis=0)
+            return average_probabilities(self.member_probabilities(pixels, batch_size))
         else:
             x = model_inputs(pixels, (None, 784))
             proba = np.zeros((x.shape[0], N_CLASSES), dtype=np.float64)
             for estimator in self.members:  # classes a tiny fold never saw get 0
                 proba[:, estimator.classes_.astype(int)] += estimator.predict_proba(x)
             proba /= len(self.members)
-        proba = np.asarray(proba, dtype=np.float64)
-        return (proba / proba.sum(axis=1, keepdims=True)).astype(np.float32)
+        return _rows_summing_to_one(proba)
 
     def predict(self, pixels: np.ndarray) -> np.ndarray:
         return self.predict_proba(pixels).argmax(axis=1).astype(np.uint8)
@@ -215,6 +218,17 @@ class TrainedModel:
             with atomic_output(path, force=force, binary=True) as handle:
                 joblib.dump({"preset": self.preset, "members": self.members}, handle)
         return path
+
+
+def average_probabilities(members: Sequence[np.ndarray]) -> np.ndarray:
+    """The members' mean, as a `TrainedModel` of them predicts it: members trained apart
+    (in worker processes) average to the very same numbers as members trained together."""
+    return _rows_summing_to_one(np.mean(members, axis=0))
+
+
+def _rows_summing_to_one(proba: np.ndarray) -> np.ndarray:
+    proba = np.asarray(proba, dtype=np.float64)
+    return (proba / proba.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def _averaged(trained: TrainedModel) -> Any:
@@ -259,8 +273,11 @@ def layer_summary(preset_name: str, **options: Any) -> list[tuple[str, str, int]
 
 def fit(preset_name: str, pixels: np.ndarray, labels: np.ndarray, config: TrainConfig,
         *, validation: tuple[np.ndarray, np.ndarray] | None = None,
-        progress: Progress | None = None, callbacks: Sequence[Any] = ()) -> TrainedModel:
-    """Train ``config.members`` seeded models of a preset on uint8 pixels.
+        progress: Progress | None = None, callbacks: Sequence[Any] = (),
+        member: int | None = None) -> TrainedModel:
+    """Train ``config.members`` seeded models of a preset on uint8 pixels (or only member
+    number ``member`` of them, exactly as it would be trained among the others: how
+    worker processes share out a fold's members).
 
     ``callbacks`` are extra Keras callbacks (the speed bench scores the test set with one).
 
@@ -278,7 +295,7 @@ def fit(preset_name: str, pixels: np.ndarray, labels: np.ndarray, config: TrainC
         info: list[dict] = []
         if preset.is_keras:
             members, history = _fit_keras(preset, pixels, labels, config, validation,
-                                          progress, callbacks, info)
+                                          progress, callbacks, info, member)
         else:
             progress.fit_started(preset.name, 1, 1, 0, 0)
             estimator = preset.build(config.seed)
@@ -298,7 +315,8 @@ def seed_everything(seed: int) -> None:
 def _fit_keras(preset: Preset, pixels: np.ndarray, labels: np.ndarray, config: TrainConfig,
                validation: tuple[np.ndarray, np.ndarray] | None,
                progress: Progress, callbacks: Sequence[Any] = (),
-               info: list[dict] | None = None) -> tuple[list, list[dict]]:
+               info: list[dict] | None = None,
+               only: int | None = None) -> tuple[list, list[dict]]:
     keras = keras_module()
     if config.validation_split:
         from kaggle_digits.splits import holdout_split
@@ -309,7 +327,9 @@ def _fit_keras(preset: Preset, pixels: np.ndarray, labels: np.ndarray, config: T
         pixels, labels = pixels[train_rows], labels[train_rows]
     members, history = [], []
     keras.backend.clear_session()  # forget earlier folds' graphs and layer-name counters
-    for member in range(1, config.members + 1):
+    if only is not None and not 1 <= only <= config.members:
+        raise ValueError(f"member {only} of {config.members}")
+    for member in [only] if only is not None else range(1, config.members + 1):
         seed_everything(config.seed + 1000 * (member - 1))
         model = preset.keras_model(name=preset.name if config.members == 1
                                    else f"{preset.name}-{member}", **config.model_options)

@@ -41,3 +41,47 @@ def test_bad_jobs_and_threads_are_one_line(kdigits, tmp_path, sample_files):
         assert done.returncode == 2
         assert done.stderr.strip() == f"error: {option} must be 1 or more, not 0"
         assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow  # two small real cv runs with 2 members per fold
+def test_members_in_workers_equal_members_trained_together(kdigits, tmp_path, sample_files):
+    """`best`'s way: each fold's seeded members train in separate workers and are averaged
+    by the main process into the numbers of one process training them in turn."""
+    common = ["cv", "--model", "mlp-fast", "--members", "2", "--train",
+              str(sample_files["train"]), "--folds", "2", "--epochs", "1", "--threads", "1"]
+    runs = {}
+    for jobs in ("1", "2"):
+        root = tmp_path / f"jobs{jobs}"
+        done = kdigits(*common, "--jobs", jobs, "--runs-dir", str(root))
+        assert done.returncode == 0, done.stdout + done.stderr
+        runs[jobs] = only_run(root)
+    assert "2 fold members (of 2 per fold) at a time, 1 CPU thread(s) each" in done.stdout
+    for name in ("oof.csv", "holdout.csv"):
+        assert (runs["1"] / name).read_bytes() == (runs["2"] / name).read_bytes(), name
+    assert not (runs["2"] / "members").exists()  # averaged into the fold files, then gone
+    for k in (1, 2):
+        records = [json.loads((run / "folds" / f"fold-{k}.json").read_text())
+                   for run in runs.values()]
+        assert [[i["member"] for i in r["fit_info"]] for r in records] == [[1, 2], [1, 2]]
+        assert ([(h["member"], h["epoch"], h["loss"]) for h in records[0]["history"]]
+                == [(h["member"], h["epoch"], h["loss"]) for h in records[1]["history"]])
+
+
+def test_members_finished_in_an_earlier_session_are_reused(tmp_path, sample_files):
+    """A member saved before Ctrl-C is averaged in, not trained again."""
+    import queue
+
+    from kaggle_digits import runs
+
+    options = runs.CVOptions(model="mlp-fast", members=2, train=sample_files["train"],
+                             folds=2, holdout=0.0, epochs=1, runs_dir=tmp_path, jobs=2)
+    plan, _ = runs.plan_from_options(options)
+    runs._member_in_worker(str(plan.run_dir), 1, 2, queue.Queue())
+    marker = plan.run_dir / "members" / "fold-1-member-2.json"
+    record = json.loads(marker.read_text())
+    record["fit_info"][0]["from_earlier_session"] = True
+    marker.write_text(json.dumps(record))
+    result = runs.run_cv(runs.resume_cv(plan.run_dir), jobs=2)
+    fold = json.loads((plan.run_dir / "folds" / "fold-1.json").read_text())
+    assert [i.get("from_earlier_session", False) for i in fold["fit_info"]] == [False, True]
+    assert len(result.folds) == 2 and not (plan.run_dir / "members").exists()

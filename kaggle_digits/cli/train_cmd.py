@@ -153,7 +153,9 @@ def cv(
             _print_tuned(tuned, plan)
     _print_plan(plan)
     if jobs > 1:
-        console.print(f"{jobs} folds at a time, {plan.config.get('threads_per_fold')} CPU "
+        members = runs.shared_members(plan)
+        what = "folds" if members == 1 else f"fold members (of {members} per fold)"
+        console.print(f"{jobs} {what} at a time, {plan.config.get('threads_per_fold')} CPU "
                       "thread(s) each", highlight=False)
     with CVProgress(console) as progress:
         result = runs.run_cv(plan, progress, jobs=jobs)
