@@ -7,6 +7,7 @@ bench/results/cv_jobs.json.
 
     python bench/cv_jobs.py                       # cnn-fast, 20% of rows, 4 folds, 2 epochs
     python bench/cv_jobs.py --model mlp --percent 50 --rounds 3
+    python bench/cv_jobs.py --model best --members 2 --folds 1   # members in workers
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def main() -> None:
     parser.add_argument("--percent", default="20")
     parser.add_argument("--folds", default="4")
     parser.add_argument("--epochs", default="2")
+    parser.add_argument("--members", help="seeded members per fold (workers share them)")
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
     seconds: dict[str, list[float]] = {name: [] for name in SETTINGS}
@@ -44,6 +46,7 @@ def main() -> None:
                            "--percent", args.percent, "--folds", args.folds, "--epochs",
                            args.epochs, "--holdout", "0.1", "--runs-dir",
                            str(Path(scratch) / f"{round_}-{name.replace(' ', '')}"),
+                           *(["--members", args.members] if args.members else []),
                            *SETTINGS[name]]
                 started = time.perf_counter()
                 done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
@@ -58,8 +61,9 @@ def main() -> None:
                                   "ratio_to_jobs_1": round(statistics.median(v) / base, 2)}
                            for name, v in seconds.items()},
               "model": args.model, "percent": args.percent, "folds": args.folds,
-              "epochs": args.epochs, "cpus": os.cpu_count(), "load_before_after": load}
-    out = REPO / "bench" / "results" / "cv_jobs.json"
+              "epochs": args.epochs, "members": args.members, "cpus": os.cpu_count(), "load_before_after": load}
+    label = f"-{args.model}-members{args.members}" if args.members else ""
+    out = REPO / "bench" / "results" / f"cv_jobs{label}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     for name, row in result["settings"].items():
