@@ -61,7 +61,8 @@ def main() -> None:
                                   "ratio_to_jobs_1": round(statistics.median(v) / base, 2)}
                            for name, v in seconds.items()},
               "model": args.model, "percent": args.percent, "folds": args.folds,
-              "epochs": args.epochs, "members": args.members, "cpus": os.cpu_count(), "load_before_after": load}
+              "epochs": args.epochs, "members": args.members, "cpus": os.cpu_count(),
+              "load_before_after": load}
     label = f"-{args.model}-members{args.members}" if args.members else ""
     out = REPO / "bench" / "results" / f"cv_jobs{label}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
