@@ -248,7 +248,7 @@ def make_submission(model: str | None = None, *, run: PathLike | CrossValidation
                     test: PathLike | None = None, out: PathLike | None = None,
                     force: bool = False, seed: int | None = None, epochs: int | None = None,
                     members: int | None = None, early_stopping: int | None = None,
-                    tta: bool = False, solution: PathLike | None = None,
+                    jobs: int = 1, tta: bool = False, solution: PathLike | None = None,
                     params: PathLike | None = None,
                     progress: bool = True) -> SubmitResult:
     """``kdigits submit``: train a preset on every row (or average a cv run's fold
@@ -265,7 +265,7 @@ def make_submission(model: str | None = None, *, run: PathLike | CrossValidation
     config = SubmitConfig(model=model, run=None if run is None else _run_path(run),
                           refit=refit, train=_path(train), test=_path(test), out=_path(out),
                           force=force, seed=seed, epochs=epochs, members=members,
-                          early_stopping=early_stopping, tta=tta,
+                          early_stopping=early_stopping, jobs=jobs, tta=tta,
                           solution=_path(solution), params=_path(params))
     given = {k: v for k, v in asdict(config).items() if v not in (None, False)}
     plan = plan_submit(config, command=_call("make_submission", given))

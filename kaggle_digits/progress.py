@@ -130,23 +130,59 @@ class TrainingBar(Progress):
 
     def __init__(self, bar: RichBars) -> None:
         self.bar, self.task, self.epochs, self.total, self.title = bar, None, 0, 1, ""
+        self.steps, self.epoch = 0, 1
 
     def fit_started(self, preset: str, member: int, members: int, epochs: int,
                     steps: int) -> None:
-        self.epochs, self.total = epochs, max(epochs * steps, 1)  # 0 for scikit-learn
+        self.epochs, self.steps = epochs, steps
+        self.total = max(epochs * steps, 1)  # 0 for scikit-learn
         self.title = preset if members == 1 else f"{preset} {member}/{members}"
         self.task = self.bar.add_task(f"Training {self.title}", total=self.total)
 
+    def epoch_started(self, epoch: int) -> None:
+        self.epoch = epoch
+
     def batch_done(self, batch: int, logs: dict) -> None:
-        self.bar.advance(self.task, 1)
+        # from the batch number, not a count: a worker's member sends only some batches
+        self.bar.update(self.task, completed=(self.epoch - 1) * self.steps + batch)
 
     def epoch_done(self, epoch: int, logs: dict, seconds: float) -> None:
-        self.bar.update(self.task, description=f"Training {self.title} · epoch "
+        self.bar.update(self.task, completed=epoch * self.steps,
+                        description=f"Training {self.title} · epoch "
                         f"{epoch}/{self.epochs} · loss {logs.get('loss', float('nan')):.4f}"
                         f" · acc {logs.get('accuracy', float('nan')):.4f}")
 
     def fit_done(self) -> None:
         self.bar.update(self.task, completed=self.total)
+
+
+class TrainingBars(Progress):
+    """One `TrainingBar` per seeded member, whether members train in turn or at once in
+    worker processes (whose events arrive interleaved, through `for_member`)."""
+
+    def __init__(self, bar: RichBars) -> None:
+        self.bar, self.members = bar, {}
+        self.current: Progress = Progress()
+
+    def for_member(self, member: int) -> Progress:
+        return self.members.setdefault(member, TrainingBar(self.bar))
+
+    def fit_started(self, preset: str, member: int, members: int, epochs: int,
+                    steps: int) -> None:
+        self.current = self.for_member(member)
+        self.current.fit_started(preset, member, members, epochs, steps)
+
+    def epoch_started(self, epoch: int) -> None:
+        self.current.epoch_started(epoch)
+
+    def batch_done(self, batch: int, logs: dict) -> None:
+        self.current.batch_done(batch, logs)
+
+    def epoch_done(self, epoch: int, logs: dict, seconds: float) -> None:
+        self.current.epoch_done(epoch, logs, seconds)
+
+    def fit_done(self) -> None:
+        self.current.fit_done()
 
 
 def bars(console: Console) -> RichBars:
@@ -160,7 +196,7 @@ def bars(console: Console) -> RichBars:
 def training_progress(console: Console) -> Iterator[Progress]:
     """A training bar for a full-data fit (``submit``)."""
     with bars(console) as bar:
-        yield TrainingBar(bar)
+        yield TrainingBars(bar)
 
 
 def prediction_progress(console: Console

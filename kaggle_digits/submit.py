@@ -79,8 +79,14 @@ def training_config(preset: str, overrides: dict[str, Any], run: Run | None = No
 
 
 def train_full(config: TrainConfig, pixels: np.ndarray, labels: np.ndarray, *,
-               progress: Progress | None = None) -> Predictor:
-    """Train once on every training row (no fold held out: this model is the product)."""
+               progress: Progress | None = None, jobs: int = 1) -> Predictor:
+    """Train once on every training row (no fold held out: this model is the product);
+    with ``jobs`` > 1 the seeded members train at once in worker processes."""
+    if jobs > 1 and config.members > 1:
+        from kaggle_digits.parallel import fit_members_in_workers
+
+        return fit_members_in_workers(config, pixels, labels, jobs=jobs,
+                                      progress=progress).predict_proba
     return fit(config.preset, pixels, labels, config, progress=progress).predict_proba
 
 
@@ -259,6 +265,7 @@ class SubmitConfig:
     epochs: int | None = None
     members: int | None = None  # seeded models averaged (the preset's recipe says)
     early_stopping: int | None = None  # patience in epochs, on 10% carved from train.csv
+    jobs: int = 1  # seeded members trained at once, in worker processes
     tta: bool = False
     solution: Path | None = None  # default: solution.csv beside test, if it belongs to it
     upload: bool = False
@@ -317,6 +324,11 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
             != (None, None, None, None)):
         raise KdigitsError("--epochs, --seed, --members and --early-stopping only apply when "
                            "training (--model, or --run with --refit)")
+    if config.jobs < 1:
+        raise KdigitsError(f"--jobs must be 1 or more, not {config.jobs}")
+    if config.run is not None and not config.refit and config.jobs > 1:
+        raise KdigitsError("--jobs trains members at once; with --run (no --refit) nothing "
+                           "is trained")
     if config.upload:
         if not config.message:
             raise KdigitsError("--upload needs a message: -m 'what this submission is'")
@@ -343,7 +355,7 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
     if solution is not None:
         check_solution(solution, len(test))
     record = base_record(command, model=name, run=str(cv_run.path) if cv_run else None,
-                         refit=config.refit, tta=config.tta,
+                         refit=config.refit, tta=config.tta, jobs=config.jobs,
                          params=str(config.params) if config.params else None,
                          train=file_record(train_path, train.sha256),
                          test=file_record(test_path, test.sha256))
@@ -369,7 +381,7 @@ def plan_models(plan: SubmitPlan, progress: Progress | None = None) -> list[Pred
     if plan.training is not None:
         plan.record["config"] = plan.training.to_json()
         return [train_full(plan.training, plan.train.pixels, plan.train.labels,  # type: ignore[arg-type]
-                           progress=progress)]
+                           progress=progress, jobs=plan.config.jobs)]
     assert plan.cv_run is not None
     plan.record.update(config=plan.cv_run.config.get("training"),
                        fold_models=[str(p) for p in plan.cv_run.model_paths])

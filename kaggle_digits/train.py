@@ -128,6 +128,11 @@ class Progress:
     def epoch_done(self, epoch: int, logs: dict, seconds: float) -> None: ...
     def fit_done(self) -> None: ...
 
+    def for_member(self, member: int) -> Progress:
+        """Where member ``member``'s events go when members train at once in workers
+        (`parallel.fit_members_in_workers`); one fit at a time needs nothing else."""
+        return self
+
 
 @contextlib.contextmanager
 def measure() -> Iterator[dict]:

@@ -85,3 +85,29 @@ def test_members_finished_in_an_earlier_session_are_reused(tmp_path, sample_file
     fold = json.loads((plan.run_dir / "folds" / "fold-1.json").read_text())
     assert [i.get("from_earlier_session", False) for i in fold["fit_info"]] == [False, True]
     assert len(result.folds) == 2 and not (plan.run_dir / "members").exists()
+
+
+@pytest.mark.slow  # two small real submissions with 2 members
+def test_submit_members_in_workers_equal_members_trained_in_turn(kdigits, tmp_path,
+                                                                 sample_files):
+    one_thread = {variable: "1" for variable in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS",
+                                                 "MKL_NUM_THREADS", "TF_NUM_INTEROP_THREADS")}
+    made = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"jobs{jobs}.csv"
+        done = kdigits("submit", "--model", "mlp-fast", "--members", "2", "--epochs", "1",
+                       "--train", str(sample_files["train"]), "--test",
+                       str(sample_files["test"]), "--out", str(out), "--jobs", jobs,
+                       env=one_thread if jobs == "1" else None)
+        assert done.returncode == 0, done.stdout + done.stderr
+        made[jobs] = out
+    assert (made["1"].with_suffix(".probs.npy").read_bytes()
+            == made["2"].with_suffix(".probs.npy").read_bytes())
+    records = [json.loads(path.with_suffix(".json").read_text()) for path in made.values()]
+    assert [r["jobs"] for r in records] == [1, 2]
+
+
+def test_submit_jobs_without_training_is_refused(kdigits, tmp_path):
+    done = kdigits("submit", "--run", str(tmp_path), "--jobs", "2")
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: --jobs trains members at once; with --run")

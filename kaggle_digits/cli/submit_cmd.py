@@ -17,6 +17,7 @@ from kaggle_digits.ensemble import make_ensemble
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.kaggle_api import upload as kaggle_upload
 from kaggle_digits.locations import locations
+from kaggle_digits.parallel import threads_per_job
 from kaggle_digits.progress import prediction_progress, training_progress
 from kaggle_digits.stats import ConfusionStats
 from kaggle_digits.submission_file import expected_rows
@@ -95,6 +96,9 @@ def submit(
         help="Stop training when the loss on 10% of train.csv (carved out, not trained on) "
              "has not improved for PATIENCE epochs, and keep the best epoch's weights.")
     ] = None,
+    jobs: Annotated[int, typer.Option(
+        help="Seeded members (best: 3) trained at once, in worker processes sharing the "
+             "CPU threads (with several GPUs, one each).")] = 1,
     solution: Annotated[Path | None, typer.Option(
         help="ImageId,Label answers to score against (default: solution.csv beside --test, "
              "if there is one).", show_default=False)] = None,
@@ -109,7 +113,7 @@ def submit(
     plan = plan_submit(SubmitConfig(model=model, run=run, refit=refit, train=train, test=test,
                                     out=out, force=force, seed=seed, epochs=epochs,
                                     members=members, early_stopping=early_stopping,
-                                    tta=tta, solution=solution,
+                                    jobs=jobs, tta=tta, solution=solution,
                                     upload=upload, message=message, params=params),
                        command=_command())
     for note in plan.notes:
@@ -119,6 +123,10 @@ def submit(
     if plan.trains:
         console.print(f"Training [bold]{plan.name}[/] on all {len(plan.train):,} rows of "
                       f"{plan.train_path}{on}", highlight=False)
+        at_once = min(jobs, plan.training.members)  # type: ignore[union-attr]
+        if at_once > 1:
+            console.print(f"{at_once} members at a time, {threads_per_job(at_once)} CPU "
+                          "thread(s) each", highlight=False)
         with training_progress(console) as progress:
             models = plan_models(plan, progress)
     else:
