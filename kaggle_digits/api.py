@@ -267,7 +267,8 @@ def make_submission(model: str | None = None, *, run: PathLike | CrossValidation
                           force=force, seed=seed, epochs=epochs, members=members,
                           early_stopping=early_stopping, jobs=jobs, tta=tta,
                           solution=_path(solution), params=_path(params))
-    given = {k: v for k, v in asdict(config).items() if v not in (None, False)}
+    defaults = asdict(SubmitConfig())
+    given = {k: v for k, v in asdict(config).items() if v != defaults[k]}
     plan = plan_submit(config, command=_call("make_submission", given))
     if not progress:
         result = run_submit(plan, plan_models(plan))
