@@ -17,7 +17,7 @@ from kaggle_digits.ensemble import make_ensemble
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.kaggle_api import upload as kaggle_upload
 from kaggle_digits.locations import locations
-from kaggle_digits.progress import prediction_progress, training_progress
+from kaggle_digits.progress import plural, prediction_progress, training_progress
 from kaggle_digits.stats import ConfusionStats
 from kaggle_digits.submission_file import expected_rows
 from kaggle_digits.submit import SubmitConfig, plan_models, plan_submit, run_submit
@@ -117,8 +117,8 @@ def submit(
             models = plan_models(plan, progress)
     else:
         models = plan_models(plan)
-        console.print(f"Averaging the {len(models)} fold models of {plan.cv_run.path}{on}",  # type: ignore[union-attr]
-                      highlight=False)
+        console.print(f"Averaging the {plural(len(models), 'fold model')} of "
+                      f"{plan.cv_run.path}{on}", highlight=False)  # type: ignore[union-attr]
     result = run_submit(plan, models, prediction_progress=prediction_progress(console))
 
     console.print(_distribution_table(result.distribution))
