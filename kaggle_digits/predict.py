@@ -48,28 +48,28 @@ def tta_views(tta: bool) -> tuple[tuple[int, int], ...]:
     return TTA_SHIFTS if tta else TTA_SHIFTS[:1]
 
 
-def prediction_steps(rows: int, models: int, tta: bool) -> int:
-    """Rows a progress bar will see: every model scores every view of every test row."""
-    return rows * models * len(tta_views(tta))
-
-
 def average_probabilities(models: Sequence[Predictor], pixels: np.ndarray, *,
                           tta: bool = False, advance: Advance | None = None) -> np.ndarray:
     """Mean class probabilities over every model and every TTA view (N×10 float32).
 
     Averaging probabilities (not votes) is what makes fold models and shifted views help:
     a confident model outweighs an unsure one on the rows where they disagree.
+
+    ``advance`` is called with the number of images in each chunk once every model has
+    scored every view of it, so a progress bar counts images (28,000 for Kaggle's
+    test.csv), not images × passes. Each row still sums its passes in the same order
+    (model by model, view by view), so the result does not depend on the chunking.
     """
     if not models:
         raise KdigitsError("no models to predict with")
     total = np.zeros((len(pixels), N_CLASSES), dtype=np.float64)
     views = tta_views(tta)
-    for predict in models:
-        for dy, dx in views:
-            shifted = shift_images(pixels, dy, dx) if (dy, dx) != (0, 0) else pixels
-            for start in range(0, len(pixels), PREDICT_ROWS):
-                chunk = shifted[start:start + PREDICT_ROWS]
-                total[start:start + len(chunk)] += predict(chunk)
-                if advance is not None:
-                    advance(len(chunk))
+    for start in range(0, len(pixels), PREDICT_ROWS):
+        chunk = pixels[start:start + PREDICT_ROWS]
+        for predict in models:
+            for dy, dx in views:
+                shifted = shift_images(chunk, dy, dx) if (dy, dx) != (0, 0) else chunk
+                total[start:start + len(chunk)] += predict(shifted)
+        if advance is not None:
+            advance(len(chunk))
     return (total / (len(models) * len(views))).astype(np.float32)

@@ -33,7 +33,7 @@ from kaggle_digits.kaggle_api import require_credentials
 from kaggle_digits.locations import locations
 from kaggle_digits.models import keras_module
 from kaggle_digits.params import load_for as load_params_for
-from kaggle_digits.predict import Advance, Predictor, average_probabilities, prediction_steps
+from kaggle_digits.predict import Advance, Predictor, average_probabilities, tta_views
 from kaggle_digits.runs import Run, load_run
 from kaggle_digits.stats import ConfusionStats, confusion_stats
 from kaggle_digits.submission_file import read_label_file, write_submission
@@ -393,9 +393,10 @@ def run_submit(plan: SubmitPlan, models: list[Predictor], *,
     """Predict the test file with ``models``, score it when a solution is known, and write
     the bundle atomically (nothing is written if anything fails before)."""
     tta = plan.config.tta
-    steps = prediction_steps(len(plan.test), len(models), tta)
-    title = f"Predicting {plan.test_path.name}" + (" (TTA ×5)" if tta else "")
-    bar = (prediction_progress(steps, title) if prediction_progress is not None
+    how = [f"{len(models)} models"] if len(models) > 1 else []
+    how += [f"{len(tta_views(True))} TTA views"] if tta else []
+    title = f"Predicting {plan.test_path.name}" + (f" ({' × '.join(how)})" if how else "")
+    bar = (prediction_progress(len(plan.test), title) if prediction_progress is not None
            else nullcontext(None))
     with bar as advance:
         probabilities = average_probabilities(models, plan.test.pixels, tta=tta,

@@ -24,7 +24,7 @@ def test_two_workers_equal_the_sequential_run_with_the_same_threads(kdigits, tmp
         done = kdigits(*common, "--jobs", jobs, "--runs-dir", str(root))
         assert done.returncode == 0, done.stdout + done.stderr
         runs[jobs] = only_run(root)
-    assert "2 folds at a time, 1 CPU thread(s) each" in done.stdout
+    assert "2 folds at a time, 1 CPU thread each" in done.stdout
     for name in ("oof.csv", "holdout.csv"):
         assert (runs["1"] / name).read_bytes() == (runs["2"] / name).read_bytes(), name
     configs = [json.loads((run / "config.json").read_text()) for run in runs.values()]
@@ -55,7 +55,7 @@ def test_members_in_workers_equal_members_trained_together(kdigits, tmp_path, sa
         done = kdigits(*common, "--jobs", jobs, "--runs-dir", str(root))
         assert done.returncode == 0, done.stdout + done.stderr
         runs[jobs] = only_run(root)
-    assert "2 fold members (of 2 per fold) at a time, 1 CPU thread(s) each" in done.stdout
+    assert "2 fold members (of 2 per fold) at a time, 1 CPU thread each" in done.stdout
     for name in ("oof.csv", "holdout.csv"):
         assert (runs["1"] / name).read_bytes() == (runs["2"] / name).read_bytes(), name
     assert not (runs["2"] / "members").exists()  # averaged into the fold files, then gone

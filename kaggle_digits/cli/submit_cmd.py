@@ -18,7 +18,7 @@ from kaggle_digits.errors import KdigitsError
 from kaggle_digits.kaggle_api import upload as kaggle_upload
 from kaggle_digits.locations import locations
 from kaggle_digits.parallel import threads_per_job
-from kaggle_digits.progress import prediction_progress, training_progress
+from kaggle_digits.progress import plural, prediction_progress, training_progress
 from kaggle_digits.stats import ConfusionStats
 from kaggle_digits.submission_file import expected_rows
 from kaggle_digits.submit import SubmitConfig, plan_models, plan_submit, run_submit
@@ -125,14 +125,15 @@ def submit(
                       f"{plan.train_path}{on}", highlight=False)
         at_once = min(jobs, plan.training.members)  # type: ignore[union-attr]
         if at_once > 1:
-            console.print(f"{at_once} members at a time, {threads_per_job(at_once)} CPU "
-                          "thread(s) each", highlight=False)
+            console.print(f"{at_once} members at a time, "
+                          f"{plural(threads_per_job(at_once), 'CPU thread')} each",
+                          highlight=False)
         with training_progress(console) as progress:
             models = plan_models(plan, progress)
     else:
         models = plan_models(plan)
-        console.print(f"Averaging the {len(models)} fold models of {plan.cv_run.path}{on}",  # type: ignore[union-attr]
-                      highlight=False)
+        console.print(f"Averaging the {plural(len(models), 'fold model')} of "
+                      f"{plan.cv_run.path}{on}", highlight=False)  # type: ignore[union-attr]
     result = run_submit(plan, models, prediction_progress=prediction_progress(console))
 
     console.print(_distribution_table(result.distribution))

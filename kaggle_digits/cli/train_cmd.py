@@ -23,7 +23,7 @@ from kaggle_digits.constants import DEFAULT_MODEL, DEFAULT_PRINT_MODE, PRINT_MOD
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.locations import locations
 from kaggle_digits.params import Params
-from kaggle_digits.progress import CVProgress
+from kaggle_digits.progress import CVProgress, numbered, plural
 from kaggle_digits.splits import SplitConfig
 
 WHERE = locations()  # the project folders, or a Kaggle notebook's
@@ -76,6 +76,7 @@ def fold_table(result: runs.CVResult) -> Table:
 
 @app.command()
 def cv(
+    ctx: typer.Context,
     model: Annotated[str | None, typer.Option(
         help="Model preset (see `kdigits models`) or FILE.py:FUNCTION.",
         show_default=DEFAULT_MODEL)] = None,
@@ -128,58 +129,105 @@ def cv(
     threads: Annotated[int | None, typer.Option(
         help="CPU threads per fold (default: all, or an equal share with --jobs); "
              "recorded, since it sets a CPU model's last digits.")] = None,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="Only the plan, one line per fold and the short summary: no "
+                              "layer table, epoch lines, fold table or caret blocks.")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Everything: caret's by-class block with every statistic "
+                                "(--mode everything, unless --mode is given).")] = False,
 ) -> None:
-    """Cross-validate a model: stratified folds, a holdout, caret statistics, a run folder."""
+    """Cross-validate a model: stratified folds, a holdout, caret statistics, a run folder.
+
+    On a terminal the epoch lines stay in the scrollback above live bars; every run ends
+    with a short summary and the next commands. The report is written either way.
+    """
     from kaggle_digits.caret_text import print_caret
     from kaggle_digits.report import write_report
 
     if mode not in PRINT_MODES:
         raise KdigitsError(f"--mode must be one of {', '.join(PRINT_MODES)}, not {mode!r}")
+    if quiet and verbose:
+        raise KdigitsError("--quiet and --verbose exclude each other; choose one")
+    if verbose and ctx.get_parameter_source("mode").name == "DEFAULT":  # type: ignore[union-attr]
+        mode = "everything"
     options = runs.CVOptions(
         model=model, train=train, folds=folds, holdout=holdout, percent=percent,
         test_size=test_size, seed=seed, epochs=epochs, members=members,
         batch_size=batch_size, learning_rate=learning_rate, optimizer=optimizer,
-        early_stopping=early_stopping, params=params, runs_dir=runs_dir, jobs=jobs, threads=threads)
-    if resume is not None:
-        clash = options.given()
-        if clash:
-            raise KdigitsError(f"--resume takes its settings from {resume}/config.json; "
-                               f"drop {', '.join(clash)}")
-        plan = runs.resume_cv(resume, train)
-    else:
-        plan, tuned = runs.plan_from_options(options, command=_command(),
-                                             extra={"mode": mode})
-        if tuned:
-            _print_tuned(tuned, plan)
-    _print_plan(plan)
+        early_stopping=early_stopping, params=params, runs_dir=runs_dir, jobs=jobs,
+        threads=threads)
+    # Loading the data and Keras takes seconds: a spinner says so at once, and the plan
+    # lines are printed above it as they are known.
+    with console.status("Loading the training data and the model…"):
+        if resume is not None:
+            clash = options.given()
+            if clash:
+                raise KdigitsError(f"--resume takes its settings from {resume}/config.json; "
+                                   f"drop {', '.join(clash)}")
+            plan = runs.resume_cv(resume, train)
+        else:
+            plan, tuned = runs.plan_from_options(options, command=_command(),
+                                                 extra={"mode": mode})
+            if tuned:
+                _print_tuned(tuned, plan)
+        _print_plan(plan, layers=not quiet)
     if jobs > 1:
         members = runs.shared_members(plan)
         what = "folds" if members == 1 else f"fold members (of {members} per fold)"
-        console.print(f"{jobs} {what} at a time, {plan.config.get('threads_per_fold')} CPU "
-                      "thread(s) each", highlight=False)
-    with CVProgress(console) as progress:
+        console.print(f"{jobs} {what} at a time, "
+                      f"{plural(plan.config.get('threads_per_fold') or 1, 'CPU thread')} each",
+                      highlight=False)
+    with CVProgress(console, history=not quiet) as progress:
         result = runs.run_cv(plan, progress, jobs=jobs)
 
-    console.print()
-    console.print(fold_table(result))
-    console.print()
-    print_caret(console, result.oof, mode, title=f"Pooled out-of-fold predictions "
-                f"({result.oof.n:,} rows, {len(result.folds)} fold models)")
-    if result.holdout is not None:
+    if not quiet:
         console.print()
-        print_caret(console, result.holdout, mode, title=f"Holdout ({result.holdout.n:,} "
-                    "rows never trained on; predicted by the fold ensemble)")
-    t = result.timing
-    console.print(f"\ntraining time over all folds: wall {t['wall_s']:.1f} s, user "
-                  f"{t['user_s']:.1f} s, system {t['system_s']:.1f} s"
-                  + (f" (folds {', '.join(map(str, result.resumed))} from an earlier session)"
-                     if result.resumed else ""), highlight=False)
+        console.print(fold_table(result))
+        console.print()
+        print_caret(console, result.oof, mode, title=f"Pooled out-of-fold predictions "
+                    f"({result.oof.n:,} rows, {plural(len(result.folds), 'fold model')})")
+        if result.holdout is not None:
+            console.print()
+            print_caret(console, result.holdout, mode, title=f"Holdout ({result.holdout.n:,} "
+                        "rows never trained on; predicted by the fold ensemble)")
     html, _ = write_report(result.run_dir)
-    console.print(f"report: {html}", highlight=False, soft_wrap=True)
+    console.print()
+    _print_summary(plan, result, html)
     console.print(str(result.run_dir), highlight=False, soft_wrap=True, markup=False)
 
 
-def _print_plan(plan: runs.CVPlan) -> None:
+def _print_summary(plan: runs.CVPlan, result: runs.CVResult, html: Path) -> None:
+    """The run on one screen (each line fits 80 columns but for paths): its scores, its
+    time, its report, and the next commands, one per line so they copy whole."""
+    folds, t = len(result.folds), result.timing
+    how = f"{folds}-fold CV" if folds > 1 else "one train/test split"
+    console.print(f"[bold]Summary[/]: {plan.model}, {how}", highlight=False, soft_wrap=True)
+    oof, (_, sd) = result.oof, runs.mean_sd([f["accuracy"] for f in result.folds])
+    spread = f" ± {sd:.4f} (sd over folds)" if sd is not None else ""
+    rows = [("OOF", f"accuracy {oof.accuracy:.4f}{spread}, kappa {oof.kappa:.4f}, "
+                    f"{oof.n:,} rows")]
+    hold = result.holdout
+    if hold is not None:
+        low, high = hold.overall["accuracy_lower"], hold.overall["accuracy_upper"]
+        rows.append(("holdout", f"accuracy {hold.accuracy:.4f}, exact 95% CI {low:.4f}–"
+                                f"{high:.4f}, kappa {hold.kappa:.4f}, {hold.n:,} rows"))
+    earlier = (f"; {numbered(result.resumed, 'fold')} from an earlier session"
+               if result.resumed else "")
+    minutes = f"{t['minutes']:.2f}" if t["minutes"] < 10 else f"{t['minutes']:.1f}"
+    rows += [("time", f"{minutes} min training: wall {t['wall_s']:.1f} s, user "
+                      f"{t['user_s']:.1f} s, system {t['system_s']:.1f} s{earlier}"),
+             ("report", str(html))]
+    for label, text in rows:
+        console.print(f"  {label:<9}{text}", highlight=False, soft_wrap=True, markup=False)
+    run = shlex.quote(str(result.run_dir))
+    console.print(f"Next: a Kaggle submission from the {plural(folds, 'fold model')}, "
+                  "or the report again:", highlight=False, soft_wrap=True)
+    for command in (f"kdigits submit --run {run}", f"kdigits report {run}"):
+        console.print(f"  {command}", highlight=False, soft_wrap=True, markup=False)
+
+
+def _print_plan(plan: runs.CVPlan, *, layers: bool = True) -> None:
+    """What will run, printed before any training (``layers``: Keras' layer table too)."""
     split, sizes, training = plan.split, plan.split.sizes(), plan.training
     k = len(split.folds)
     how = (f"{k}-fold stratified CV" if k > 1 else
@@ -193,18 +241,20 @@ def _print_plan(plan: runs.CVPlan) -> None:
                       "probabilities); the holdout is never trained on", highlight=False,
                       soft_wrap=True)
     if plan.done:
-        console.print(f"resuming {plan.run_dir}: folds {', '.join(map(str, plan.done))} "
-                      "already finished", highlight=False)
+        console.print(f"resuming {plan.run_dir}: {numbered(sorted(plan.done), 'fold')} "
+                      "already finished", highlight=False, soft_wrap=True)
     console.print(f"run folder: {plan.run_dir}", highlight=False, soft_wrap=True)
     from kaggle_digits.user_models import get_model
 
     if get_model(plan.model).is_keras:
-        console.print(summary_table(plan.model, training.model_options))
+        if layers:
+            console.print(summary_table(plan.model, training.model_options))
         from kaggle_digits import backend
 
         console.print(f"backend: {backend.name()} on {backend.device()}", highlight=False)
-        recipe = (f"{training.optimizer} lr {training.learning_rate:g}, {training.epochs} "
-                  f"epochs, batch {training.batch_size}, {training.schedule} schedule"
+        recipe = (f"{training.optimizer} lr {training.learning_rate:g}, "
+                  f"{plural(training.epochs, 'epoch')}, batch {training.batch_size}, "
+                  f"{training.schedule} schedule"
                   + (f", mean of {training.members} seeds" if training.members > 1 else "")
                   + "".join(f", {k} {v:g}" if isinstance(v, float) else f", {k} {v}"
                             for k, v in training.model_options.items()))
