@@ -250,6 +250,8 @@ def load_trained(path: str | os.PathLike[str]) -> TrainedModel:
         raise KdigitsError(f"{path}: no such model file")
     try:
         if path.suffix == ".keras":
+            import kaggle_digits.augment  # noqa: F401  (registers kdigits' own layers)
+
             model = keras_module().saving.load_model(path, compile=False)
             return TrainedModel(preset=model.name, members=[model])
         if path.suffix == ".joblib":
