@@ -69,8 +69,8 @@ def show(
     index: Annotated[int, typer.Argument(help="0-based row of the data file.")],
     test: Annotated[bool, typer.Option("--test", help="Show a test.csv row instead.")] = False,
     train: Annotated[Path | None, typer.Option(
-        help="Labelled training data (default: the run's train file with --run, else "
-             "data/train.csv).", show_default=False)] = None,
+        help="Labelled training data.",
+        show_default=f"the run's train file with --run, else {WHERE.train}")] = None,
     test_file: Annotated[Path, typer.Option(help="Test data, for --test.")]
         = WHERE.test,
     run: Annotated[Path | None, typer.Option(
@@ -115,8 +115,8 @@ def compare(
         help="Run folders (default: every run under runs/).")] = None,
     root: Annotated[Path, typer.Option(help="Where to look for runs by default.")] = WHERE.runs,
     out: Annotated[Path | None, typer.Option(
-        help="Scatter of accuracy vs training time (default: ROOT/compare.png, replaced "
-             "on each call).")] = None,
+        help="Scatter of accuracy vs training time.",
+        show_default="ROOT/compare.png, replaced on each call")] = None,
     force: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
 ) -> None:
     """Compare runs: accuracy, kappa and training time, and the trade-off in one line."""

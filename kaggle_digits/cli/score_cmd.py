@@ -31,9 +31,11 @@ def score(
     solution: Annotated[Path, typer.Option("--solution", "-s",
                                            help="True labels: an ImageId,Label CSV.")],
     labels: Annotated[str | None, typer.Option(
-        "--labels", help="Class levels in order, e.g. 0-9 or 0,1,2; by default the "
-                         "sorted union of both files' labels.")] = None,
-    mode: Annotated[Mode, typer.Option(help="caret's print mode.")] = DEFAULT_MODE,
+        "--labels", help="Class levels in order, e.g. 0-9 or 0,1,2.",
+        show_default="the sorted union of both files' labels")] = None,
+    mode: Annotated[Mode, typer.Option(
+        metavar="MODE", help=f"caret's print mode: {', '.join(PRINT_MODES)}.")
+    ] = DEFAULT_MODE,
     json_path: Annotated[str | None, typer.Option(
         "--json", help="Also write the statistics as JSON to PATH ('-': stdout only).",
         metavar="PATH")] = None,

@@ -215,7 +215,8 @@ def tune(
         help="Trials this command runs (split over --jobs); a study grows with each run.")
     ] = 20,
     timeout: Annotated[float | None, typer.Option(
-        metavar="MINUTES", help="Start no new trial after this many minutes.")] = None,
+        metavar="MINUTES", help="Start no new trial after this many minutes.",
+        show_default="no limit")] = None,
     folds: Annotated[int, typer.Option(help="k of the stratified k-fold objective.")] = 3,
     percent: Annotated[float, typer.Option(
         help="Tune on a stratified P% sample of the training rows.")] = 100.0,
@@ -229,13 +230,14 @@ def tune(
              "CPU cores split between them otherwise).")] = 1,
     storage: Annotated[str | None, typer.Option(
         envvar="KDIGITS_STORAGE", show_default="SQLite in the study folder",
-        help="Study database: sqlite:///FILE or postgresql://USER[:PASSWORD]@HOST[:PORT]/DB "
-             "(several machines can share one).")] = None,
+        help="Study database: a sqlite:/// or postgresql:// URL (several machines can share "
+             "a PostgreSQL one).")] = None,
     study: Annotated[str | None, typer.Option(
         show_default="MODEL-<hash of data and options>",
         help="Study name; the same command continues the same study.")] = None,
     epochs: Annotated[int | None, typer.Option(
-        help="Fix the epochs of every trial (takes epochs out of the search).")] = None,
+        help="Fix the epochs of every trial (takes epochs out of the search).",
+        show_default="searched")] = None,
     startup_trials: Annotated[int, typer.Option(
         help="Trials that finish before the median pruner stops any.")] = 5,
     prune: Annotated[bool, typer.Option(
