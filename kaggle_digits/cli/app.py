@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -19,6 +20,7 @@ from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
 
 from kaggle_digits.errors import KdigitsError
+from kaggle_digits.fileio import refuse_file_as_folder
 from kaggle_digits.version import __version__
 
 PROG = "kdigits"  # the name in usage lines and hints, also under `python -m kaggle_digits`
@@ -66,6 +68,14 @@ app.add_typer(data_app, name="data")
 
 console = Console(soft_wrap=True, emoji=False)  # never break a path; ":x" is no emoji
 err_console = Console(stderr=True, soft_wrap=True, emoji=False)
+
+
+def folder(param: typer.CallbackParam, value: Path | None) -> Path | None:
+    """Callback of the folder options (``--runs-dir``, ``--data-dir``, …): a file given
+    where a folder belongs is one clear line, before the command starts."""
+    if value is not None:
+        refuse_file_as_folder(value, param.opts[0] if param.opts else str(param.name))
+    return value
 
 
 def _version(value: bool) -> None:

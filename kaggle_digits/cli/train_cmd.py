@@ -18,7 +18,7 @@ import typer
 from rich.table import Table
 
 from kaggle_digits import runs
-from kaggle_digits.cli.app import app, console
+from kaggle_digits.cli.app import app, console, folder
 from kaggle_digits.constants import DEFAULT_MODEL, DEFAULT_PRINT_MODE, PRINT_MODES
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.locations import locations
@@ -252,12 +252,14 @@ def models_cmd(
 
 @app.command("runs")
 def runs_cmd(
-    runs_dir: Annotated[Path, typer.Option(help="Folder holding run folders.")] = WHERE.runs,
+    runs_dir: Annotated[Path, typer.Option(help="Folder holding run folders.",
+                                           callback=folder)] = WHERE.runs,
 ) -> None:
     """List cross-validation runs: model, folds, OOF and holdout accuracy, kappa, minutes."""
     found = runs.list_runs(runs_dir)
     if not found:
-        console.print(f"no runs under {runs_dir}/ yet: start one with `kdigits cv`",
+        missing = "" if runs_dir.is_dir() else " (the folder does not exist)"
+        console.print(f"no runs under {runs_dir}/ yet{missing}: start one with `kdigits cv`",
                       highlight=False)
         return
     table = Table(title=f"Runs in {runs_dir}/", title_justify="left", title_style="bold")

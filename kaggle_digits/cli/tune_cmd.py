@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as RichBars
 from rich.table import Table
 
-from kaggle_digits.cli.app import app, console
+from kaggle_digits.cli.app import app, console, folder
 from kaggle_digits.constants import DEFAULT_MODEL, DEFAULT_PRINT_MODE, PRINT_MODES
 from kaggle_digits.errors import Interrupted, KdigitsError
 from kaggle_digits.locations import locations
@@ -244,7 +244,8 @@ def tune(
         help="Stop trials whose mean accuracy after a fold is below the median.")] = True,
     train: Annotated[Path, typer.Option(help="Training CSV or Kaggle zip.")] = WHERE.train,
     runs_dir: Annotated[Path, typer.Option(
-        help="Where study folders (tune-<study>/) are created.")] = WHERE.runs,
+        help="Where study folders (tune-<study>/) are created.", callback=folder)
+    ] = WHERE.runs,
     show_space: Annotated[bool, typer.Option(
         "--show-space", help="Print the model's search space and exit.")] = False,
     mode: Annotated[str, typer.Option(
