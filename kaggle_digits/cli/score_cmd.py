@@ -44,7 +44,7 @@ def score(
 ) -> None:
     """Score a submission against a solution file, with caret's confusionMatrix statistics."""
     from kaggle_digits.caret_text import print_caret
-    from kaggle_digits.fileio import refuse_existing, write_json
+    from kaggle_digits.fileio import refuse_existing, refuse_missing_folder, write_json
     from kaggle_digits.submission_file import parse_levels, score_files
 
     levels = parse_levels(labels) if labels is not None else None
@@ -52,8 +52,9 @@ def score(
     if json_path == "-":
         sys.stdout.write(json.dumps(stats.to_json(), indent=2, allow_nan=False) + "\n")
         return
-    if json_path is not None:
-        refuse_existing(Path(json_path), force)  # before printing anything
+    if json_path is not None:  # before printing anything
+        refuse_missing_folder(json_path, "--json")
+        refuse_existing(Path(json_path), force)
     print_caret(console, stats, mode.value,
                 title=f"{submission} vs {solution}: {stats.n:,} images")
     if json_path is not None:
