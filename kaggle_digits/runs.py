@@ -244,9 +244,11 @@ class CVOptions:
     threads: int | None = None  # CPU threads per fold (default: all, shared among jobs)
 
     def given(self) -> list[str]:
-        """The options set, as ``--option`` names (for messages)."""
+        """The options set, as ``--option`` names (for messages): all that a resumed run
+        would ignore, since it takes them from its config.json (``--train`` only finds the
+        same file elsewhere, and ``--jobs`` only sets how many folds run at once)."""
         return ["--" + k.replace("_", "-") for k, v in asdict(self).items()
-                if v is not None and k not in ("train", "runs_dir", "jobs")]
+                if v is not None and k not in ("train", "jobs")]
 
 
 def plan_from_options(options: CVOptions, *, command: str = "",

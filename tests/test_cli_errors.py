@@ -120,6 +120,11 @@ def test_impossible_or_ignored_cv_options_are_refused(kd, sample_files, tmp_path
     assert not (tmp_path / "runs").exists()  # refused before any run folder
 
 
+def test_resume_refuses_a_runs_dir_it_would_ignore(kd, tmp_path) -> None:
+    one_error_line(kd("cv", "--resume", str(tmp_path / "run"), "--runs-dir", str(tmp_path)),
+                   "takes its settings from", "drop --runs-dir")
+
+
 # --- folders: a file where a folder belongs, a folder that is not there ------------------
 
 @pytest.mark.parametrize("args", [

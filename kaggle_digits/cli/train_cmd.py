@@ -110,8 +110,8 @@ def cv(
     optimizer: Annotated[str | None, typer.Option(
         help="Optimizer: adam, rmsprop, sgd, adadelta and the other Keras optimizers.",
         show_default=f"the preset's, or {TUNED}")] = None,
-    runs_dir: Annotated[Path, typer.Option(
-        help="Where run folders are created.")] = WHERE.runs,
+    runs_dir: Annotated[Path | None, typer.Option(
+        help="Where run folders are created.", show_default=str(WHERE.runs))] = None,
     resume: Annotated[Path | None, typer.Option(
         metavar="RUN", help="Finish an interrupted run, reusing its finished folds and its "
                             "settings.")] = None,
