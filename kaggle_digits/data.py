@@ -88,6 +88,12 @@ def load_any(path: str | os.PathLike[str], *, cache: bool = True) -> Digits:
     return _load(path, kind="auto", cache=cache)
 
 
+def check_header(head: bytes, source: str, kind: str) -> bool:
+    """Check the start of a file (its header line) as the loader would, without reading
+    the rows; True when it has a label column. ``kind``: "train", "test" or "auto"."""
+    return _parse_header(head, source, kind)[1]
+
+
 def file_sha256(path: str | os.PathLike[str]) -> str:
     """SHA-256 of a file's bytes, streamed so large files need no memory."""
     with open(path, "rb") as handle:

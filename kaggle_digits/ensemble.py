@@ -17,6 +17,7 @@ import numpy as np
 from kaggle_digits.constants import N_CLASSES
 from kaggle_digits.data import file_sha256
 from kaggle_digits.errors import KdigitsError
+from kaggle_digits.fileio import refuse_missing_folder
 from kaggle_digits.locations import locations
 from kaggle_digits.stats import ConfusionStats
 from kaggle_digits.submission_file import read_label_file
@@ -175,6 +176,8 @@ def make_ensemble(submissions: Sequence[str | os.PathLike[str]], *,
                   test: str | os.PathLike[str] | None = None,
                   command: str = "") -> EnsembleSubmission:
     """Combine, score (when the solution is known) and write an ensemble bundle."""
+    if out is not None:
+        refuse_missing_folder(out, "--out")
     target = Path(out) if out is not None else default_output("ensemble")
     refuse_bundle(target, force)
     result = ensemble(submissions)

@@ -28,6 +28,24 @@ def refuse_existing(path: Path, force: bool) -> None:
         raise KdigitsError(f"{path} already exists; use --force to replace it")
 
 
+def refuse_file_as_folder(path: str | os.PathLike[str], option: str) -> None:
+    """A folder option (``--runs-dir``) given the name of a file: say so, rather than let
+    a later ``mkdir`` fail with the system's "File exists"."""
+    if Path(path).exists() and not Path(path).is_dir():
+        raise KdigitsError(f"{option} {path} is a file, not a folder")
+
+
+def refuse_missing_folder(path: str | os.PathLike[str], option: str) -> None:
+    """An output named by the user goes into a folder that exists: a typo in the folder
+    would otherwise create a new tree somewhere unexpected. (kdigits' own default folders,
+    such as ``submissions/``, are still created on first use.)"""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        state = "is a file" if folder.exists() else "does not exist"
+        raise KdigitsError(f"{option} {path}: the folder {folder} {state}; create it first "
+                           "or choose another")
+
+
 def describe_os_error(error: OSError, path: Path) -> str:
     """One line for an OS error, naming the path and the cause a user can act on."""
     if error.errno == errno.ENOSPC:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from kaggle_digits.constants import COMPETITION
 from kaggle_digits.data import FetchedFile, file_sha256, load_test, load_train
-from kaggle_digits.errors import KdigitsError, last_line
+from kaggle_digits.errors import Interrupted, KdigitsError, last_line
 from kaggle_digits.fileio import write_bytes
 from kaggle_digits.submission_file import check_submission
 
@@ -113,7 +113,12 @@ def upload(path: str | os.PathLike[str], message: str, *, rows: int) -> str:
     if not message.strip():
         raise KdigitsError("the submission message (-m) must not be empty")
     require_credentials()
-    return kaggle_submit(Path(path), message)
+    try:
+        return kaggle_submit(Path(path), message)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted while uploading {path}: it may or may not have "
+                          "reached Kaggle; look at your submissions there before uploading "
+                          "it again") from None
 
 
 def require_credentials() -> None:

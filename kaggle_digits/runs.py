@@ -35,7 +35,13 @@ import numpy as np
 from kaggle_digits import backend
 from kaggle_digits.constants import CLASSES, DEFAULT_MODEL, N_CLASSES, PROB_COLUMNS
 from kaggle_digits.errors import Interrupted, KdigitsError
-from kaggle_digits.fileio import atomic_output, write_bytes, write_json, write_text
+from kaggle_digits.fileio import (
+    atomic_output,
+    refuse_file_as_folder,
+    write_bytes,
+    write_json,
+    write_text,
+)
 from kaggle_digits.locations import locations
 from kaggle_digits.parallel import Event, run_in_workers, threads_per_job
 from kaggle_digits.params import Params
@@ -250,9 +256,11 @@ class CVOptions:
     threads: int | None = None  # CPU threads per fold (default: all, shared among jobs)
 
     def given(self) -> list[str]:
-        """The options set, as ``--option`` names (for messages)."""
+        """The options set, as ``--option`` names (for messages): all that a resumed run
+        would ignore, since it takes them from its config.json (``--train`` only finds the
+        same file elsewhere, and ``--jobs`` only sets how many folds run at once)."""
         return ["--" + k.replace("_", "-") for k, v in asdict(self).items()
-                if v is not None and k not in ("train", "runs_dir", "jobs")]
+                if v is not None and k not in ("train", "jobs")]
 
 
 def plan_from_options(options: CVOptions, *, command: str = "",
@@ -271,6 +279,10 @@ def plan_from_options(options: CVOptions, *, command: str = "",
     base = (tuned.split_config() if tuned else None) or SplitConfig()
     split = replace(base, **{k: v for k in ("folds", "holdout", "percent", "test_size", "seed")
                              if (v := getattr(options, k)) is not None})
+    if options.test_size is not None and split.folds != 1:  # it would be silently ignored
+        raise KdigitsError(f"--test-size only applies to one train/test split (--folds 1); "
+                           f"with {split.folds} folds each fold tests on 1/{split.folds} of "
+                           "the rows: drop --test-size or use --folds 1")
     recipe = {k: v for k in ("epochs", "members", "batch_size", "learning_rate", "optimizer",
                              "early_stopping")
               if (v := getattr(options, k)) is not None}
@@ -279,6 +291,7 @@ def plan_from_options(options: CVOptions, *, command: str = "",
     where = locations()
     train_path = options.train or where.train
     runs_dir = options.runs_dir or where.runs
+    refuse_file_as_folder(runs_dir, "--runs-dir")
     recorded = {**{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()},
                 "model": name, "train": str(train_path), "runs_dir": str(runs_dir),
                 **split.to_json(), **(extra or {})}

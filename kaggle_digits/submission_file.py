@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 HEADER = "ImageId,Label"
 SHOW = 3  # how many offending lines a message names
+HEADER_BYTES = 1 << 16  # enough for test.csv's header line (about 5.5 kB)
 _INTEGER = re.compile(r"-?[0-9]+")
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -177,11 +178,14 @@ def _duplicates(ids: np.ndarray) -> np.ndarray:
 
 
 def count_data_rows(path: str | Path) -> int:
-    """Data rows of a CSV with a header (e.g. ``test.csv``), counted without parsing it.
+    """Data rows of a test file (``test.csv``, or the one in Kaggle's zip), counted without
+    parsing it; its header is checked first, so a training file is refused.
 
     28,000 rows of 784 pixels are ~50 MB; counting newlines in 1 MiB blocks takes a few
     milliseconds where parsing takes seconds. Kaggle's ``digit-recognizer.zip`` works too.
     """
+    from kaggle_digits.data import check_header
+
     path = Path(path)
     if not path.is_file():
         raise KdigitsError(f"{path} not found: pass the competition's test.csv with --test")
@@ -191,8 +195,14 @@ def count_data_rows(path: str | Path) -> int:
             if not names:
                 raise KdigitsError(f"{path} holds no test.csv")
             with archive.open(names[0]) as handle:
+                check_header(handle.read(HEADER_BYTES), f"{path}:{names[0]}", "test")
+            with archive.open(names[0]) as handle:
                 return _count_rows(handle)
     with path.open("rb") as handle:
+        # A training file here (it has as many rows as a test file could) is the mistake
+        # `submit --test` refuses too, in the same words.
+        check_header(handle.read(HEADER_BYTES), str(path), "test")
+        handle.seek(0)
         return _count_rows(handle)
 
 
@@ -272,9 +282,7 @@ class Validation:
         if self.ok:
             return (f"OK: {self.submission} has {self.rows:,} rows, ImageIds 1-{self.rows} "
                     f"once each, labels 0-9 (matches {self.test})")
-        shown = "; ".join(self.problems[:5]) + ("; …" if len(self.problems) > 5 else "")
-        count = f"{len(self.problems)} problem{'s' if len(self.problems) > 1 else ''}"
-        return f"{self.submission} is not a valid submission ({count}): {shown}"
+        return _invalid(self.submission, self.problems)
 
     __str__ = message
 
@@ -403,8 +411,14 @@ def expected_rows(test: str | Path | None) -> int:
 
 
 def check_submission(path: str | Path, rows: int) -> None:
-    """Raise the first problem (and how many more there are) of a submission file."""
+    """Raise a submission file's problems, in the words of ``kdigits validate``."""
     problems = submission_problems(path, rows)
     if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise KdigitsError(f"{path} is not a valid submission: {problems[0]}{more}")
+        raise KdigitsError(_invalid(path, problems))
+
+
+def _invalid(path: str | Path, problems: Sequence[str]) -> str:
+    """One line naming every problem (the first five, when there are more)."""
+    shown = "; ".join(problems[:5]) + ("; …" if len(problems) > 5 else "")
+    count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+    return f"{path} is not a valid submission ({count}): {shown}"

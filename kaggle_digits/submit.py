@@ -27,8 +27,8 @@ from kaggle_digits import backend
 from kaggle_digits.builtin import BUILTIN_CSV_SHA256
 from kaggle_digits.constants import CLASSES, DEFAULT_MODEL, N_CLASSES
 from kaggle_digits.data import Digits, file_sha256, load_test, load_train
-from kaggle_digits.errors import KdigitsError
-from kaggle_digits.fileio import refuse_existing, write_bytes, write_json
+from kaggle_digits.errors import Interrupted, KdigitsError
+from kaggle_digits.fileio import refuse_existing, refuse_missing_folder, write_bytes, write_json
 from kaggle_digits.kaggle_api import require_credentials
 from kaggle_digits.locations import locations
 from kaggle_digits.models import keras_module
@@ -333,6 +333,10 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
         if not config.message:
             raise KdigitsError("--upload needs a message: -m 'what this submission is'")
         require_credentials()  # before training, not after
+    elif config.message is not None:  # it would be silently ignored
+        raise KdigitsError("-m/--message is the upload message: add --upload, or drop -m")
+    if config.out is not None:
+        refuse_missing_folder(config.out, "--out")
 
     cv_run = load_run(config.run) if config.run is not None else None
     name = cv_run.model if cv_run is not None else (config.model or DEFAULT_MODEL)
@@ -380,8 +384,12 @@ def plan_models(plan: SubmitPlan, progress: Progress | None = None) -> list[Pred
     """Train the full-data model, or load the cv run's fold models."""
     if plan.training is not None:
         plan.record["config"] = plan.training.to_json()
-        return [train_full(plan.training, plan.train.pixels, plan.train.labels,  # type: ignore[arg-type]
-                           progress=progress, jobs=plan.config.jobs)]
+        try:
+            return [train_full(plan.training, plan.train.pixels, plan.train.labels,  # type: ignore[arg-type]
+                               progress=progress, jobs=plan.config.jobs)]
+        except KeyboardInterrupt:
+            raise Interrupted(_nothing_written(plan, f"training {plan.name} on all "
+                                                     f"{len(plan.train):,} rows")) from None
     assert plan.cv_run is not None
     plan.record.update(config=plan.cv_run.config.get("training"),
                        fold_models=[str(p) for p in plan.cv_run.model_paths])
@@ -398,15 +406,28 @@ def run_submit(plan: SubmitPlan, models: list[Predictor], *,
     title = f"Predicting {plan.test_path.name}" + (f" ({' × '.join(how)})" if how else "")
     bar = (prediction_progress(len(plan.test), title) if prediction_progress is not None
            else nullcontext(None))
-    with bar as advance:
-        probabilities = average_probabilities(models, plan.test.pixels, tta=tta,
-                                              advance=advance)
+    try:
+        with bar as advance:
+            probabilities = average_probabilities(models, plan.test.pixels, tta=tta,
+                                                  advance=advance)
+    except KeyboardInterrupt:
+        raise Interrupted(_nothing_written(plan, f"predicting {plan.test_path}")) from None
     labels = probabilities.argmax(axis=1)
     stats = None
     if plan.solution is not None:
         stats = score(labels, plan.solution)
         plan.record["score"] = score_record(stats, plan.solution)
-    path = write_bundle(plan.out, probabilities, plan.record, force=plan.config.force)
+    try:
+        path = write_bundle(plan.out, probabilities, plan.record, force=plan.config.force)
+    except KeyboardInterrupt:  # write_bundle has removed what it had written
+        raise Interrupted(_nothing_written(plan, f"writing {plan.out}")) from None
     return SubmitResult(path, labels, probabilities,
                         class_distribution(labels, plan.train.labels), stats, plan.solution,
                         plan.record)
+
+
+def _nothing_written(plan: SubmitPlan, doing: str) -> str:
+    """Ctrl-C's one line: what was stopped, and that no file was made (the bundle is
+    written last, all or nothing), so the same command can simply be run again."""
+    kept = f" ({plan.out} is as it was)" if plan.out.exists() else ""
+    return f"interrupted while {doing}: nothing was written{kept}"

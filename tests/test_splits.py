@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -77,5 +79,44 @@ def test_bad_settings_are_one_line_errors(options: dict, message: str) -> None:
 
 
 def test_too_many_folds_for_a_tiny_sample_is_explained(labels: np.ndarray) -> None:
-    with pytest.raises(KdigitsError, match="cannot make 10 folds"):
+    with pytest.raises(KdigitsError, match=r"--folds 10 needs 10 or more rows of each digit"
+                                           r".*; the smallest --percent that works with 10 "
+                                           r"folds and no holdout is (\S+)$") as error:
         make_split(labels, SplitConfig(folds=10, holdout=0, percent=1, seed=0))
+    smallest = float(error.value.args[0].rsplit(" ", 1)[1])
+    assert len(make_split(labels, SplitConfig(folds=10, holdout=0, percent=smallest,
+                                              seed=0)).folds) == 10
+
+
+SKLEARN_WORDS = ("test_size", "train_size", "n_samples", "should be greater", "n_splits")
+
+
+@pytest.mark.parametrize(("options", "said", "works"), [
+    # what the user asked, in kdigits' words; then the nearest setting, which must work
+    ({"percent": 0.1}, "--percent 0.1 keeps 3 of 3,000 rows, fewer than one of each of the "
+                       "10 digits; the smallest --percent that works with 5 folds and "
+                       "--holdout 0.1 is ", "percent"),
+    ({"holdout": 0.001}, "--holdout 0.001 holds out 3 of 3,000 rows, fewer than one of each "
+                         "of the 10 digits; use --holdout ", "holdout"),
+    ({"holdout": 0.999, "folds": 2}, "--holdout 0.999 leaves 3 of 3,000 rows for "
+                                     "cross-validation, fewer than one of each of the 10 "
+                                     "digits; use --holdout ", "holdout"),
+    ({"folds": 1, "test_size": 0.001, "holdout": 0}, "--test-size 0.001 tests on 3 of 3,000 "
+                                                     "rows, fewer than one of each of the 10 "
+                                                     "digits; use --test-size ", "test_size"),
+    ({"folds": 400}, "--folds 400 needs 400 or more rows of each digit (one for each fold), "
+                     "but digit 4 has 239 of the 2,700 cross-validation rows; use --folds ",
+     "folds"),
+])
+def test_impossible_splits_say_why_and_what_works(labels: np.ndarray, options: dict,
+                                                  said: str, works: str) -> None:
+    with pytest.raises(KdigitsError) as error:
+        make_split(labels, SplitConfig(**options))
+    message = str(error.value)
+    assert message.startswith(said), message
+    assert not any(word in message for word in SKLEARN_WORDS), message
+    value = re.search(r"(?:is|--[a-z-]+) ([0-9.]+)(?: or (?:more|less|fewer))?(?:, or 0 "
+                      r"for none)?$", message)
+    assert value, message
+    nearest = {**options, works: type(getattr(SplitConfig(), works))(value[1])}
+    assert make_split(labels, SplitConfig(**nearest)).folds  # the advice works

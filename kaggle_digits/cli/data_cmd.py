@@ -11,9 +11,10 @@ import typer
 from rich.table import Table
 
 from kaggle_digits import builtin, data, kaggle_api
-from kaggle_digits.cli.app import console, data_app
+from kaggle_digits.cli.app import console, data_app, folder
 
-DataDir = Annotated[Path, typer.Option("--data-dir", help="Folder for train.csv, test.csv, …")]
+DataDir = Annotated[Path, typer.Option("--data-dir", help="Folder for train.csv, test.csv, …",
+                                       callback=folder)]
 Force = Annotated[bool, typer.Option("--force", help="Replace existing files that differ.")]
 
 

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from kaggle_digits.cli.app import app, console
+from kaggle_digits.cli.app import app, console, folder
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.locations import locations
 
@@ -35,8 +35,8 @@ def report(
 def eda(
     train: Annotated[Path, typer.Option(help="Labelled training data (CSV or Kaggle zip).")]
         = WHERE.train,
-    out: Annotated[Path, typer.Option(help="Folder for the figures and summary.json.")]
-        = WHERE.reports / "eda",
+    out: Annotated[Path, typer.Option(help="Folder for the figures and summary.json.",
+                                      callback=folder)] = WHERE.reports / "eda",
     force: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
 ) -> None:
     """Explore training data: label shares, per-digit mean/median/sd, samples, histogram."""
@@ -69,8 +69,8 @@ def show(
     index: Annotated[int, typer.Argument(help="0-based row of the data file.")],
     test: Annotated[bool, typer.Option("--test", help="Show a test.csv row instead.")] = False,
     train: Annotated[Path | None, typer.Option(
-        help="Labelled training data (default: the run's train file with --run, else "
-             "data/train.csv).", show_default=False)] = None,
+        help="Labelled training data.",
+        show_default=f"the run's train file with --run, else {WHERE.train}")] = None,
     test_file: Annotated[Path, typer.Option(help="Test data, for --test.")]
         = WHERE.test,
     run: Annotated[Path | None, typer.Option(
@@ -113,10 +113,11 @@ def show(
 def compare(
     runs: Annotated[list[Path] | None, typer.Argument(
         help="Run folders (default: every run under runs/).")] = None,
-    root: Annotated[Path, typer.Option(help="Where to look for runs by default.")] = WHERE.runs,
+    root: Annotated[Path, typer.Option(help="Where to look for runs by default.",
+                                       callback=folder)] = WHERE.runs,
     out: Annotated[Path | None, typer.Option(
-        help="Scatter of accuracy vs training time (default: ROOT/compare.png, replaced "
-             "on each call).")] = None,
+        help="Scatter of accuracy vs training time.",
+        show_default="ROOT/compare.png, replaced on each call")] = None,
     force: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
 ) -> None:
     """Compare runs: accuracy, kappa and training time, and the trade-off in one line."""

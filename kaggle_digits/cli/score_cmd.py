@@ -31,9 +31,11 @@ def score(
     solution: Annotated[Path, typer.Option("--solution", "-s",
                                            help="True labels: an ImageId,Label CSV.")],
     labels: Annotated[str | None, typer.Option(
-        "--labels", help="Class levels in order, e.g. 0-9 or 0,1,2; by default the "
-                         "sorted union of both files' labels.")] = None,
-    mode: Annotated[Mode, typer.Option(help="caret's print mode.")] = DEFAULT_MODE,
+        "--labels", help="Class levels in order, e.g. 0-9 or 0,1,2.",
+        show_default="the sorted union of both files' labels")] = None,
+    mode: Annotated[Mode, typer.Option(
+        metavar="MODE", help=f"caret's print mode: {', '.join(PRINT_MODES)}.")
+    ] = DEFAULT_MODE,
     json_path: Annotated[str | None, typer.Option(
         "--json", help="Also write the statistics as JSON to PATH ('-': stdout only).",
         metavar="PATH")] = None,
@@ -42,7 +44,7 @@ def score(
 ) -> None:
     """Score a submission against a solution file, with caret's confusionMatrix statistics."""
     from kaggle_digits.caret_text import print_caret
-    from kaggle_digits.fileio import refuse_existing, write_json
+    from kaggle_digits.fileio import refuse_existing, refuse_missing_folder, write_json
     from kaggle_digits.submission_file import parse_levels, score_files
 
     levels = parse_levels(labels) if labels is not None else None
@@ -50,8 +52,9 @@ def score(
     if json_path == "-":
         sys.stdout.write(json.dumps(stats.to_json(), indent=2, allow_nan=False) + "\n")
         return
-    if json_path is not None:
-        refuse_existing(Path(json_path), force)  # before printing anything
+    if json_path is not None:  # before printing anything
+        refuse_missing_folder(json_path, "--json")
+        refuse_existing(Path(json_path), force)
     print_caret(console, stats, mode.value,
                 title=f"{submission} vs {solution}: {stats.n:,} images")
     if json_path is not None:

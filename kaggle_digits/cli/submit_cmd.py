@@ -26,8 +26,9 @@ from kaggle_digits.submit import SubmitConfig, plan_models, plan_submit, run_sub
 if TYPE_CHECKING:
     import pandas as pd
 WHERE = locations()  # the project folders, or a Kaggle notebook's
+# Said in words that wrap: an unbreakable path is cut short in an 80-column help.
 DEFAULT_OUT = (str(WHERE.submission("")) if WHERE.kaggle_kernel
-               else f"{WHERE.submissions}/submission-{{model}}-<timestamp>.csv")
+               else f"a new file in {WHERE.submissions}/ named by {{what}} and time")
 
 
 def _command() -> str:
@@ -70,8 +71,8 @@ def _upload(path: Path, message: str | None, rows: int) -> None:
 @app.command()
 def submit(
     model: Annotated[str | None, typer.Option(
-        help=f"Preset or FILE.py:FUNCTION to train on all of train.csv (default: "
-             f"{DEFAULT_MODEL}).")] = None,
+        help="Preset or FILE.py:FUNCTION to train on all of train.csv.",
+        show_default=f"{DEFAULT_MODEL}, or the --params file's")] = None,
     run: Annotated[Path | None, typer.Option(
         help="Reuse a `kdigits cv` run folder: average its fold models' probabilities.")] = None,
     refit: Annotated[bool, typer.Option(
@@ -80,19 +81,23 @@ def submit(
         help="Training data (CSV or digit-recognizer.zip).")] = WHERE.train,
     test: Annotated[Path, typer.Option(help="Test data to predict.")] = WHERE.test,
     out: Annotated[Path | None, typer.Option(
-        help=f"Submission file (default: {DEFAULT_OUT.format(model='<model>')}).",
-        show_default=False)] = None,
+        help="Submission file (.csv), in a folder that exists; its .probs.npy and .json "
+             "go beside it.", show_default=DEFAULT_OUT.format(what="model"))] = None,
     force: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
-    seed: Annotated[int | None, typer.Option(help="Random seed for training.")] = None,
+    seed: Annotated[int | None, typer.Option(
+        help="Random seed for training.", show_default="the recipe's: 42, or the run's with "
+                                                       "--refit")] = None,
     tta: Annotated[bool, typer.Option(
         help="Test-time augmentation: average the image and its four 1-pixel shifts.")] = False,
     epochs: Annotated[int | None, typer.Option(
-        min=1, help="Override the preset's epochs (quick runs).")] = None,
-    members: Annotated[int | None, typer.Option(
-        min=1, help="Override the preset's number of seeded members averaged (best: 3).")
+        help="Training epochs (fewer: a quicker, rougher model).",
+        show_default="the recipe's")
     ] = None,
+    members: Annotated[int | None, typer.Option(
+        help="Models with different seeds trained and averaged (best: 3).",
+        show_default="the recipe's")] = None,
     early_stopping: Annotated[int | None, typer.Option(
-        metavar="PATIENCE", show_default=False,
+        metavar="PATIENCE", show_default="off",
         help="Stop training when the loss on 10% of train.csv (carved out, not trained on) "
              "has not improved for PATIENCE epochs, and keep the best epoch's weights.")
     ] = None,
@@ -100,11 +105,11 @@ def submit(
         help="Seeded members (best: 3) trained at once, in worker processes sharing the "
              "CPU threads (with several GPUs, one each).")] = 1,
     solution: Annotated[Path | None, typer.Option(
-        help="ImageId,Label answers to score against (default: solution.csv beside --test, "
-             "if there is one).", show_default=False)] = None,
+        help="ImageId,Label answers to score against.",
+        show_default="solution.csv beside --test, if it belongs to it")] = None,
     upload: Annotated[bool, typer.Option(help="Upload to Kaggle after writing.")] = False,
-    message: Annotated[str | None, typer.Option("-m", "--message",
-                                                help="Upload message.")] = None,
+    message: Annotated[str | None, typer.Option(
+        "-m", "--message", help="Upload message (with --upload).")] = None,
     params: Annotated[Path | None, typer.Option(
         metavar="FILE", help="Train with a `kdigits tune` best.json: its model, recipe and "
                              "layer options.")] = None,
@@ -150,13 +155,13 @@ def ensemble(
         help="Two or more submission CSVs for the same test file (best first: it breaks ties).",
         show_default=False)],
     out: Annotated[Path | None, typer.Option(
-        help=f"Ensemble submission (default: {DEFAULT_OUT.format(model='ensemble')}).",
-        show_default=False)] = None,
+        help="Ensemble submission (.csv), in a folder that exists.",
+        show_default=DEFAULT_OUT.format(what="'ensemble'"))] = None,
     force: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     solution: Annotated[Path | None, typer.Option(
-        help="ImageId,Label answers to score against (default: the solution.csv beside the "
-             "test file the inputs were made for, if it belongs to it).",
-        show_default=False)] = None,
+        help="ImageId,Label answers to score against.",
+        show_default="solution.csv beside the inputs' test file, if it belongs to it")
+    ] = None,
     test: Annotated[Path, typer.Option(
         help="Test file the inputs predict, when their records do not say.")
     ] = WHERE.test,

@@ -18,7 +18,7 @@ import typer
 from rich.table import Table
 
 from kaggle_digits import runs
-from kaggle_digits.cli.app import app, console
+from kaggle_digits.cli.app import app, console, folder
 from kaggle_digits.constants import DEFAULT_MODEL, DEFAULT_PRINT_MODE, PRINT_MODES
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.locations import locations
@@ -28,6 +28,7 @@ from kaggle_digits.splits import SplitConfig
 
 WHERE = locations()  # the project folders, or a Kaggle notebook's
 SPLIT_DEFAULTS = SplitConfig()
+TUNED = "the --params file's"  # what an unset split or recipe option takes, if given
 
 
 def _command() -> str:
@@ -79,36 +80,39 @@ def cv(
     ctx: typer.Context,
     model: Annotated[str | None, typer.Option(
         help="Model preset (see `kdigits models`) or FILE.py:FUNCTION.",
-        show_default=DEFAULT_MODEL)] = None,
+        show_default=f"{DEFAULT_MODEL}, or {TUNED}")] = None,
     train: Annotated[Path | None, typer.Option(
-        help="Training CSV or Kaggle zip.", show_default=str(WHERE.train))] = None,
+        help="Training CSV or Kaggle zip.",
+        show_default=f"{WHERE.train}; with --resume, the run's")] = None,
     folds: Annotated[int | None, typer.Option(
         help="k for stratified k-fold; 1 = one train/test split.",
-        show_default=str(SPLIT_DEFAULTS.folds))] = None,
+        show_default=f"{SPLIT_DEFAULTS.folds}, or {TUNED}")] = None,
     holdout: Annotated[float | None, typer.Option(
         help="Stratified share held out from all training and selection; 0 for none.",
-        show_default=str(SPLIT_DEFAULTS.holdout))] = None,
+        show_default=f"{SPLIT_DEFAULTS.holdout:g}, or {TUNED}")] = None,
     percent: Annotated[float | None, typer.Option(
         help="Use a stratified P% sample of the training rows (for speed).",
-        show_default=f"{SPLIT_DEFAULTS.percent:g}")] = None,
+        show_default=f"{SPLIT_DEFAULTS.percent:g}, or {TUNED}")] = None,
     test_size: Annotated[float | None, typer.Option(
-        help="Test share of the split when --folds 1.",
-        show_default=str(SPLIT_DEFAULTS.test_size))] = None,
+        help="Test share of the one train/test split (--folds 1 only).",
+        show_default=f"{SPLIT_DEFAULTS.test_size:g}, or {TUNED}")] = None,
     seed: Annotated[int | None, typer.Option(
         help="Seed for splits, weights and shuffling; fold k trains with seed + k.",
-        show_default=str(SPLIT_DEFAULTS.seed))] = None,
-    epochs: Annotated[int | None, typer.Option(help="Override the preset's epochs.")] = None,
+        show_default=f"{SPLIT_DEFAULTS.seed}, or {TUNED}")] = None,
+    epochs: Annotated[int | None, typer.Option(
+        help="Training epochs.", show_default=f"the preset's, or {TUNED}")] = None,
     members: Annotated[int | None, typer.Option(
-        min=1, help="Override the preset's number of seeded members averaged per fold "
-                    "(best: 3).")] = None,
+        help="Models with different seeds trained and averaged per fold (best: 3).",
+        show_default=f"the preset's, or {TUNED}")] = None,
     batch_size: Annotated[int | None, typer.Option(
-        help="Override the preset's batch size.")] = None,
+        help="Training batch size.", show_default=f"the preset's, or {TUNED}")] = None,
     learning_rate: Annotated[float | None, typer.Option(
-        help="Override the preset's learning rate.")] = None,
+        help="Learning rate.", show_default=f"the preset's, or {TUNED}")] = None,
     optimizer: Annotated[str | None, typer.Option(
-        help="Override the preset's optimizer (adam, rmsprop, sgd, adadelta, …).")] = None,
+        help="Optimizer: adam, rmsprop, sgd, adadelta and the other Keras optimizers.",
+        show_default=f"the preset's, or {TUNED}")] = None,
     early_stopping: Annotated[int | None, typer.Option(
-        metavar="PATIENCE", show_default=False,
+        metavar="PATIENCE", show_default="off",
         help="Stop a fold's training when the loss on 10% of its training rows (never its "
              "test rows or the holdout) has not improved for PATIENCE epochs, and keep the "
              "best epoch's weights.")] = None,
@@ -127,8 +131,8 @@ def cv(
         help="Folds trained at once, in worker processes (CPU threads are shared out; "
              "with several GPUs, one each).")] = 1,
     threads: Annotated[int | None, typer.Option(
-        help="CPU threads per fold (default: all, or an equal share with --jobs); "
-             "recorded, since it sets a CPU model's last digits.")] = None,
+        help="CPU threads per fold; recorded, since it sets a CPU model's last digits.",
+        show_default="all, or an equal share with --jobs")] = None,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="Only the plan, one line per fold and the short summary: no "
                               "layer table, epoch lines, fold table or caret blocks.")] = False,
@@ -305,12 +309,14 @@ def models_cmd(
 
 @app.command("runs")
 def runs_cmd(
-    runs_dir: Annotated[Path, typer.Option(help="Folder holding run folders.")] = WHERE.runs,
+    runs_dir: Annotated[Path, typer.Option(help="Folder holding run folders.",
+                                           callback=folder)] = WHERE.runs,
 ) -> None:
     """List cross-validation runs: model, folds, OOF and holdout accuracy, kappa, minutes."""
     found = runs.list_runs(runs_dir)
     if not found:
-        console.print(f"no runs under {runs_dir}/ yet: start one with `kdigits cv`",
+        missing = "" if runs_dir.is_dir() else " (the folder does not exist)"
+        console.print(f"no runs under {runs_dir}/ yet{missing}: start one with `kdigits cv`",
                       highlight=False)
         return
     table = Table(title=f"Runs in {runs_dir}/", title_justify="left", title_style="bold")

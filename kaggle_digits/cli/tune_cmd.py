@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as RichBars
 from rich.table import Table
 
-from kaggle_digits.cli.app import app, console
+from kaggle_digits.cli.app import app, console, folder
 from kaggle_digits.constants import DEFAULT_MODEL, DEFAULT_PRINT_MODE, PRINT_MODES
 from kaggle_digits.errors import Interrupted, KdigitsError
 from kaggle_digits.locations import locations
@@ -215,7 +215,8 @@ def tune(
         help="Trials this command runs (split over --jobs); a study grows with each run.")
     ] = 20,
     timeout: Annotated[float | None, typer.Option(
-        metavar="MINUTES", help="Start no new trial after this many minutes.")] = None,
+        metavar="MINUTES", help="Start no new trial after this many minutes.",
+        show_default="no limit")] = None,
     folds: Annotated[int, typer.Option(help="k of the stratified k-fold objective.")] = 3,
     percent: Annotated[float, typer.Option(
         help="Tune on a stratified P% sample of the training rows.")] = 100.0,
@@ -229,20 +230,22 @@ def tune(
              "CPU cores split between them otherwise).")] = 1,
     storage: Annotated[str | None, typer.Option(
         envvar="KDIGITS_STORAGE", show_default="SQLite in the study folder",
-        help="Study database: sqlite:///FILE or postgresql://USER[:PASSWORD]@HOST[:PORT]/DB "
-             "(several machines can share one).")] = None,
+        help="Study database: a sqlite:/// or postgresql:// URL (several machines can share "
+             "a PostgreSQL one).")] = None,
     study: Annotated[str | None, typer.Option(
         show_default="MODEL-<hash of data and options>",
         help="Study name; the same command continues the same study.")] = None,
     epochs: Annotated[int | None, typer.Option(
-        help="Fix the epochs of every trial (takes epochs out of the search).")] = None,
+        help="Fix the epochs of every trial (takes epochs out of the search).",
+        show_default="searched")] = None,
     startup_trials: Annotated[int, typer.Option(
         help="Trials that finish before the median pruner stops any.")] = 5,
     prune: Annotated[bool, typer.Option(
         help="Stop trials whose mean accuracy after a fold is below the median.")] = True,
     train: Annotated[Path, typer.Option(help="Training CSV or Kaggle zip.")] = WHERE.train,
     runs_dir: Annotated[Path, typer.Option(
-        help="Where study folders (tune-<study>/) are created.")] = WHERE.runs,
+        help="Where study folders (tune-<study>/) are created.", callback=folder)
+    ] = WHERE.runs,
     show_space: Annotated[bool, typer.Option(
         "--show-space", help="Print the model's search space and exit.")] = False,
     mode: Annotated[str, typer.Option(
