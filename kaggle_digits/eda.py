@@ -106,14 +106,18 @@ def write_eda(pixels: np.ndarray, labels: np.ndarray, out_dir: str | Path, *,
     counts = summary.label_counts
     figures = {
         "label_distribution.png": plots.label_distribution(labels),
+        # means and medians are pixel values, drawn on the pixels' own 0–255 scale; the
+        # sd peaks near 128 at most, so its colour bar spans the values it shows
         "mean_digits.png": plots.digit_panels(
             images["mean"], "Pixel-wise mean per digit",
-            captions=[f"{d}  (n={counts[d]:,})" for d in CLASSES]),
+            captions=[f"{d}  (n={counts[d]:,})" for d in CLASSES], vmax=255,
+            label="mean pixel value (0–255)"),
         "median_digits.png": plots.digit_panels(
-            images["median"], "Pixel-wise median per digit"),
+            images["median"], "Pixel-wise median per digit", vmax=255,
+            label="median pixel value (0–255)"),
         "std_digits.png": plots.digit_panels(
             images["std"], "Pixel-wise standard deviation per digit (bright = writers differ)",
-            cmap="magma"),
+            cmap="magma", label="standard deviation of the pixel value"),
         "samples.png": plots.sample_grid(pixels, labels, config.samples_per_class, config.seed),
         "pixel_histogram.png": plots.intensity_histogram(pixels),
     }

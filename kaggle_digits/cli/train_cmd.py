@@ -15,6 +15,7 @@ from typing import Annotated
 
 import numpy as np
 import typer
+from rich import box
 from rich.table import Table
 
 from kaggle_digits import runs
@@ -123,6 +124,10 @@ def cv(
     threads: Annotated[int | None, typer.Option(
         help="CPU threads per fold (default: all, or an equal share with --jobs); "
              "recorded, since it sets a CPU model's last digits.")] = None,
+    name: Annotated[str | None, typer.Option(
+        metavar="TAG", help="Label the run: folder <time>-<model>-TAG; `runs` and `compare` "
+                            "show it, and TAG names the run wherever one is asked for.")]
+        = None,
 ) -> None:
     """Cross-validate a model: stratified folds, a holdout, caret statistics, a run folder."""
     from kaggle_digits.caret_text import print_caret
@@ -134,7 +139,7 @@ def cv(
         model=model, train=train, folds=folds, holdout=holdout, percent=percent,
         test_size=test_size, seed=seed, epochs=epochs, members=members,
         batch_size=batch_size, learning_rate=learning_rate, optimizer=optimizer,
-        params=params, runs_dir=runs_dir, jobs=jobs, threads=threads)
+        params=params, runs_dir=runs_dir, jobs=jobs, threads=threads, name=name)
     if resume is not None:
         clash = options.given()
         if clash:
@@ -256,11 +261,14 @@ def runs_cmd(
         console.print(f"no runs under {runs_dir}/ yet: start one with `kdigits cv`",
                       highlight=False)
         return
-    table = Table(title=f"Runs in {runs_dir}/", title_justify="left", title_style="bold")
-    for column, justify in (("run", "left"), ("model", "left"), ("folds", "right"),
-                            ("OOF acc", "right"), ("holdout acc", "right"),
-                            ("kappa", "right"), ("minutes", "right"), ("status", "left")):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    # the full run ID on one line, never cut (two runs of a second share its first 15
+    # characters); the light box leaves the numbers room at 80 columns
+    table = Table(title=f"Runs in {runs_dir}/", title_justify="left", title_style="bold",
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("run", no_wrap=True, overflow="fold")
+    for column in ("folds", "OOF acc", "holdout", "kappa", "minutes"):
+        table.add_column(column, justify="right")
+    unfinished: list[runs.Run] = []
     for run in found:
         total = len((run.config.get("rows") or {}).get("folds") or [])
         done = len(runs.finished_folds(run.path))
@@ -268,10 +276,17 @@ def runs_cmd(
         oof = (metrics.get("oof") or {}).get("overall") or {}
         hold = (metrics.get("holdout") or {}).get("overall") or {}
         minutes = runs.minutes(run)
-        table.add_row(run.name, run.model, f"{done}/{total}", _fmt(oof.get("accuracy")),
+        if not run.finished:
+            unfinished.append(run)
+        table.add_row(run.name, f"{done}/{total}", _fmt(oof.get("accuracy")),
                       _fmt(hold.get("accuracy")), _fmt(oof.get("kappa")),
                       "–" if minutes is None else f"{minutes:.1f}",
-                      "done" if run.finished else "[yellow]unfinished[/] (--resume)")
+                      style=None if run.finished else "yellow")
+    if unfinished:
+        which = str(unfinished[0].path) if len(unfinished) == 1 else "RUN"
+        table.caption = (f"unfinished: {', '.join(r.name for r in unfinished)}; finish with "
+                         f"`kdigits cv --resume {which}`")
+        table.caption_justify = "left"
     console.print(table)
 
 
