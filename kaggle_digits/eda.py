@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.text import Text
@@ -16,6 +17,9 @@ from rich.text import Text
 from kaggle_digits import plots
 from kaggle_digits.constants import CLASSES, N_CLASSES, N_PIXELS, SIDE
 from kaggle_digits.fileio import refuse_existing, write_bytes, write_json
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -90,21 +94,12 @@ EDA_FILES = ("label_distribution.png", "mean_digits.png", "median_digits.png",
              "std_digits.png", "samples.png", "pixel_histogram.png", "summary.json")
 
 
-def write_eda(pixels: np.ndarray, labels: np.ndarray, out_dir: str | Path, *,
-              source: str = "", sha256: str = "", force: bool = False,
-              config: EdaConfig = EdaConfig()) -> EdaSummary:
-    """Write every EDA figure and ``summary.json`` into ``out_dir``.
-
-    Existing files are checked before anything is drawn, so a refusal costs nothing
-    and never leaves half a set of new figures beside old ones.
-    """
-    out = Path(out_dir)
-    for name in EDA_FILES:
-        refuse_existing(out / name, force)
-    summary = summarise(pixels, labels, source=source, sha256=sha256)
+def eda_figures(pixels: np.ndarray, labels: np.ndarray, summary: EdaSummary,
+                config: EdaConfig = EdaConfig()) -> dict[str, Figure]:
+    """Every EDA figure by its file name, drawn but not yet written."""
     images = per_digit_images(pixels, labels)
     counts = summary.label_counts
-    figures = {
+    return {
         "label_distribution.png": plots.label_distribution(labels),
         # means and medians are pixel values, drawn on the pixels' own 0–255 scale; the
         # sd peaks near 128 at most, so its colour bar spans the values it shows
@@ -121,6 +116,21 @@ def write_eda(pixels: np.ndarray, labels: np.ndarray, out_dir: str | Path, *,
         "samples.png": plots.sample_grid(pixels, labels, config.samples_per_class, config.seed),
         "pixel_histogram.png": plots.intensity_histogram(pixels),
     }
+
+
+def write_eda(pixels: np.ndarray, labels: np.ndarray, out_dir: str | Path, *,
+              source: str = "", sha256: str = "", force: bool = False,
+              config: EdaConfig = EdaConfig()) -> EdaSummary:
+    """Write every EDA figure and ``summary.json`` into ``out_dir``.
+
+    Existing files are checked before anything is drawn, so a refusal costs nothing
+    and never leaves half a set of new figures beside old ones.
+    """
+    out = Path(out_dir)
+    for name in EDA_FILES:
+        refuse_existing(out / name, force)
+    summary = summarise(pixels, labels, source=source, sha256=sha256)
+    figures = eda_figures(pixels, labels, summary, config)
     written = [write_bytes(out / name, plots.png_bytes(figure), force=force)
                for name, figure in figures.items()]
     summary.files.extend(written)

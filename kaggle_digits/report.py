@@ -41,10 +41,12 @@ from kaggle_digits.splits import SplitConfig
 from kaggle_digits.stats import ConfusionStats, stats_from_table
 
 # Files the report owns in the run folder; a re-run replaces them (and only them). The
-# prefix keeps clear of files the run itself writes, such as curves.png.
+# prefix keeps clear of files the run itself writes, such as curves.png, which the report
+# links as it is (and draws only if it is missing).
 HTML_NAME = "report.html"
 MD_NAME = "report.md"
 PNG_PREFIX = "report-"
+CURVES_NAME = "curves.png"
 
 
 
@@ -171,19 +173,86 @@ def fmt_seconds(value: Any) -> str:
     return f"{seconds / 60:.1f} min"
 
 
-def flatten(mapping: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    """Nested config as ``a.b = value`` lines, so every option is one readable row."""
-    rows: list[tuple[str, str]] = []
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested config as ``a.b = value`` pairs, so every option is one readable row."""
+    rows: list[tuple[str, Any]] = []
     for key, value in mapping.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping) and value:
             rows.extend(flatten(value, f"{name}."))
-        elif isinstance(value, list | tuple):
-            rows.append((name, " ".join(v if isinstance(v, str) else json.dumps(v)
-                                        for v in value)))
         else:
-            rows.append((name, "" if value is None else str(value)))
+            rows.append((name, value))
     return rows
+
+
+# An option left unset on the command line took its value from here (config.json keys)
+USED_FOR_OPTION = {"epochs": "training.epochs", "batch_size": "training.batch_size",
+                   "learning_rate": "training.learning_rate",
+                   "optimizer": "training.optimizer", "members": "training.members",
+                   "threads": "threads_per_fold"}
+UNSET = {"options.params": "none", "options.name": "none", "name": "none",
+         "threads_per_fold": "all CPU threads", "options.threads": "all CPU threads"}
+
+
+def config_rows(config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """config.json as the report's table: every row shows the value the run used. An
+    option not given on the command line shows what it came to (``128 (recipe)``), a
+    setting a scikit-learn model has no use for says so, and the folds' sizes read as
+    a sentence rather than JSON."""
+    flat = dict(flatten({k: v for k, v in config.items() if k != "command"}))
+    keras = config.get("kind") != "sklearn"
+    source = "recipe or params file" if flat.get("options.params") else "recipe"
+    rows = []
+    for name, value in flat.items():
+        if name == "rows.folds" and isinstance(value, list):
+            rows.append((name, fold_sizes(value)))
+            continue
+        if name == "training.model_options" and not value:
+            rows.append((name, _builder_defaults(str(config.get("model")))))
+            continue
+        if value is None:
+            option = name.removeprefix("options.")
+            used = flat.get(USED_FOR_OPTION.get(option, ""))
+            if name in UNSET and used is None:
+                value = UNSET[name]
+            elif used is not None:
+                value = f"{_text(used)} ({source if option != 'threads' else 'per fold'})"
+            elif not keras:  # epochs, batch size, weights, Keras backend
+                value = "not used by scikit-learn models"
+            else:
+                value = "not given"
+        elif isinstance(value, int) and ("rows" in name or name == "parameters"):
+            value = f"{value:,}"
+        rows.append((name, _text(value)))
+    return rows
+
+
+def fold_sizes(folds: Sequence[Mapping[str, Any]]) -> str:
+    """``2 folds, each 945 train / 945 test rows``, or the sizes fold by fold."""
+    sizes = [(int(f.get("train_rows", 0)), int(f.get("test_rows", 0))) for f in folds]
+    if len(set(sizes)) == 1:
+        train, test = sizes[0]
+        count = f"{len(sizes)} folds, each" if len(sizes) > 1 else "1 split:"
+        return f"{count} {train:,} train / {test:,} test rows"
+    return "; ".join(f"fold {f.get('fold', k + 1)}: {train:,} train / {test:,} test"
+                     for k, (f, (train, test)) in enumerate(zip(folds, sizes, strict=True)))
+
+
+def _builder_defaults(model: str) -> str:
+    preset = PRESETS.get(model)
+    options = preset.options() if preset is not None else {}
+    if not options:
+        return "none"
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in options.items()) + " (builder defaults)"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return " ".join(v if isinstance(v, str) else json.dumps(v) for v in value)
+    if isinstance(value, Mapping):
+        return json.dumps(value) if value else "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def command_line(config: Mapping[str, Any]) -> str:
@@ -262,15 +331,16 @@ def build_context(run_dir: str | Path, config: ReportConfig = ReportConfig()) ->
             "confusion": confusion, "per_class": per_class,
         })
 
-    history_path, run_curves = folder / "history.csv", folder / "curves.png"
+    history_path, run_curves = folder / "history.csv", folder / CURVES_NAME
     curves = None
     if history_path.exists():
         history = pd.read_csv(history_path)
         if not history.empty:
-            # `kdigits cv` already drew these curves from the same history.csv: reuse them
+            # `kdigits cv` already drew these curves from the same history.csv: the report
+            # links its curves.png rather than keeping a second copy of the same bytes
             png = (run_curves.read_bytes() if run_curves.exists()
                    else plots.png_bytes(plots.training_curves(history)))
-            curves = Figure(f"{PNG_PREFIX}curves.png", "Training curves",
+            curves = Figure(CURVES_NAME, "Training curves",
                             "Solid = training, dashed = validation; one colour per fold.", png)
             figures[curves.name] = curves
 
@@ -303,7 +373,7 @@ def build_context(run_dir: str | Path, config: ReportConfig = ReportConfig()) ->
         "generated": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         "model": run.config.get("model", ""),
         "command": command_line(run.config),
-        "config": [(k, v) for k, v in flatten(run.config) if k != "command"],
+        "config": config_rows(run.config),
         "sections": sections,
         "curves": curves,
         "gallery": gallery,
@@ -346,7 +416,10 @@ def write_report(run_dir: str | Path,
     folder = Path(context["run_path"])
     environment = _environment()
     for figure in context["figures"].values():
-        write_bytes(folder / figure.name, figure.png, force=True)
+        if figure.name.startswith(PNG_PREFIX) or not (folder / figure.name).exists():
+            write_bytes(folder / figure.name, figure.png, force=True)
+    # earlier reports kept a byte copy of curves.png under their own prefix: drop it
+    (folder / f"{PNG_PREFIX}curves.png").unlink(missing_ok=True)
     html = environment.get_template("report.html.j2").render(**context)
     markdown = environment.get_template("report.md.j2").render(**context)
     html_path = write_text(folder / HTML_NAME, html, force=True)
