@@ -336,7 +336,7 @@ def tradeoff_scatter(names: Sequence[str], minutes: Sequence[float],
     axis.set_xlim(left=0 if axis.get_xscale() == "linear" else None)
     low, high = axis.get_xlim()  # the right-most point off the frame
     axis.set_xlim(low, high * 1.3 if axis.get_xscale() == "log" else high + (high - low) * 0.08)
-    _label_points(axis, [f"{name}\n{y:.2f}%, {_minutes(x)}" for name, x, y
+    _label_points(axis, [f"{name}\n{y:.2f}%, {minutes_text(x)} min" for name, x, y
                          in zip(names, minutes, accuracy, strict=True)], minutes, accuracy)
     axis.set_xlabel("training time (minutes, all folds)")
     axis.set_ylabel("out-of-fold accuracy (%) ± sd over folds")
@@ -373,9 +373,12 @@ def _label_points(axis: Any, labels: Sequence[str], xs: Sequence[float],
         placed.append(box)
 
 
-def _minutes(value: float) -> str:
-    """Two significant digits below 10 minutes: a 1-second run is "0.017 min", not 0.0."""
-    return f"{value:.0f} min" if value >= 10 else f"{value:.2g} min"
+def minutes_text(value: float) -> str:
+    """Minutes to read at a glance: "30", "7.0", and two significant digits below one
+    minute, so that a 1-second trial reads "0.017", not "0.0"."""
+    if value >= 10:
+        return f"{value:.0f}"
+    return f"{value:.1f}" if value >= 1 else f"{value:.2g}"
 
 
 def _pct(share: float) -> str:

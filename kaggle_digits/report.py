@@ -607,12 +607,14 @@ def tradeoff(summaries: Sequence[RunSummary]) -> str:
     best, cheaper = weighed.best, weighed.cheaper
     if best is cheaper:
         return (f"{weighed.label_best} is both the most accurate ({best.oof_accuracy:.2%}) "
-                f"and the fastest ({best.train_minutes:.1f} min): no trade-off to make.")
+                f"and the fastest ({plots.minutes_text(best.train_minutes)} min): no "
+                "trade-off to make.")
     slow_errors, fast_errors = 1 - best.oof_accuracy, 1 - cheaper.oof_accuracy
     fewer = f", {fast_errors / slow_errors:.1f}× fewer errors" if slow_errors > 0 else ""
     return (f"{weighed.short}, the most accurate of the faster runs "
             f"({cheaper.oof_accuracy:.2%} → {best.oof_accuracy:.2%} accuracy{fewer}; "
-            f"{cheaper.train_minutes:.1f} → {best.train_minutes:.1f} min).")
+            f"{plots.minutes_text(cheaper.train_minutes)} → "
+            f"{plots.minutes_text(best.train_minutes)} min).")
 
 
 def compare_plot_path(folder: str | Path, now: dt.datetime | None = None) -> Path:

@@ -128,6 +128,8 @@ def test_tradeoff_scatter_names_points_and_switches_to_log_time():
     axis = figure.axes[0]
     assert {t.get_text() for t in axis.texts} == {"mlp\n97.50%, 0.5 min",
                                                   "cnn-fast\n99.10%, 30 min"}
+    assert [plots.minutes_text(m) for m in (41.4, 7.04, 0.5, 0.0163)] == ["41", "7.0", "0.5",
+                                                                           "0.016"]
     assert axis.get_title().endswith("\ncnn-fast: +1.60 points")
     assert axis.get_xscale() == "log"  # a 60× range would crush the fast run at 0
     plots.png_bytes(figure)

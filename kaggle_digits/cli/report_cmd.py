@@ -132,9 +132,11 @@ def compare(
     )
 
     skipped: list[str] = []
-    summaries = compare_runs(runs or None, root=root, skipped=skipped)
-    for note in skipped:
-        console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
+    try:
+        summaries = compare_runs(runs or None, root=root, skipped=skipped)
+    finally:  # what was skipped, even when nothing was left to compare
+        for note in skipped:
+            console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
     # the full run ID on one line, never cut; the details wrap to its width beneath it,
     # and the light box leaves the numbers room at 80 columns
     width = max(len(s.name) for s in summaries)
