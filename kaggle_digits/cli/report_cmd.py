@@ -7,7 +7,7 @@ for pandas, Jinja2 or matplotlib.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -17,6 +17,9 @@ from rich.text import Text
 from kaggle_digits.cli.app import app, console
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.locations import locations
+
+if TYPE_CHECKING:
+    from kaggle_digits.report import RunSummary
 
 WHERE = locations()  # the project folders, or a Kaggle notebook's
 
@@ -137,8 +140,19 @@ def compare(
     finally:  # what was skipped, even when nothing was left to compare
         for note in skipped:
             console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
-    # the full run ID on one line, never cut; the details wrap to its width beneath it,
-    # and the light box leaves the numbers room at 80 columns
+    console.print(compare_table(summaries))
+    console.print(tradeoff(summaries), highlight=False)
+    path = write_compare_plot(summaries, out or compare_plot_path(WHERE.reports), force=force)
+    console.print(f"wrote {path} ({', '.join(label(s, summaries) for s in summaries)})",
+                  highlight=False, soft_wrap=True)
+
+
+def compare_table(summaries: list[RunSummary]) -> Table:
+    """One row per run: the full run ID on one line, never cut (IDs of one day share their
+    first 9 characters), with folds, weights and changed settings wrapped to its width
+    beneath it; the light box leaves the numbers room at 80 columns."""
+    from kaggle_digits.plots import minutes_text
+
     width = max(len(s.name) for s in summaries)
     table = Table(title="Runs, best out-of-fold accuracy first", title_justify="left",
                   title_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
@@ -152,12 +166,8 @@ def compare(
         details = _pack(s.details, max(width, 24))
         table.add_row(Text(s.name).append(f"\n{details}", style="dim"),
                       f"{s.oof_accuracy:.2%}{sd}", _pct(s.holdout_accuracy), f"{s.kappa:.4f}",
-                      f"{s.train_minutes:.2f}")
-    console.print(table)
-    console.print(tradeoff(summaries), highlight=False)
-    path = write_compare_plot(summaries, out or compare_plot_path(WHERE.reports), force=force)
-    console.print(f"wrote {path} ({', '.join(label(s, summaries) for s in summaries)})",
-                  highlight=False, soft_wrap=True)
+                      minutes_text(s.train_minutes))
+    return table
 
 
 def _pack(items: list[str], width: int, indent: str = "  ") -> str:
