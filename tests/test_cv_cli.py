@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from conftest import REPO
 
+from kaggle_digits.plots import minutes_text
+
 ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
@@ -46,7 +48,7 @@ def test_cv_with_a_scikit_learn_baseline_end_to_end(kdigits, sample_files: dict,
     assert row.split()[1:] == ["2/2", f"{metrics['oof']['overall']['accuracy']:.4f}",
                                f"{metrics['holdout']['overall']['accuracy']:.4f}",
                                f"{metrics['oof']['overall']['kappa']:.4f}",
-                               f"{metrics['timing']['minutes']:.1f}"]
+                               minutes_text(metrics["timing"]["minutes"])]
     assert "unfinished" not in listing.stdout
 
 

@@ -256,6 +256,8 @@ def runs_cmd(
     runs_dir: Annotated[Path, typer.Option(help="Folder holding run folders.")] = WHERE.runs,
 ) -> None:
     """List cross-validation runs: model, folds, OOF and holdout accuracy, kappa, minutes."""
+    from kaggle_digits.plots import minutes_text
+
     found = runs.list_runs(runs_dir)
     if not found:
         console.print(f"no runs under {runs_dir}/ yet: start one with `kdigits cv`",
@@ -280,7 +282,7 @@ def runs_cmd(
             unfinished.append(run)
         table.add_row(run.name, f"{done}/{total}", _fmt(oof.get("accuracy")),
                       _fmt(hold.get("accuracy")), _fmt(oof.get("kappa")),
-                      "–" if minutes is None else f"{minutes:.1f}",
+                      "–" if minutes is None else minutes_text(minutes),
                       style=None if run.finished else "yellow")
     if unfinished:
         which = str(unfinished[0].path) if len(unfinished) == 1 else "RUN"
