@@ -355,8 +355,7 @@ class Comparison:
     def frame(self) -> pd.DataFrame:
         import pandas as pd
 
-        rows = [{**asdict(s), "accuracy_per_minute": s.accuracy_per_minute}
-                for s in self.summaries]
+        rows = [asdict(s) for s in self.summaries]
         return pd.DataFrame(rows).set_index("name")
 
     def __repr__(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.text import Text
@@ -16,6 +17,9 @@ from rich.text import Text
 from kaggle_digits import plots
 from kaggle_digits.constants import CLASSES, N_CLASSES, N_PIXELS, SIDE
 from kaggle_digits.fileio import refuse_existing, write_bytes, write_json
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,30 @@ EDA_FILES = ("label_distribution.png", "mean_digits.png", "median_digits.png",
              "std_digits.png", "samples.png", "pixel_histogram.png", "summary.json")
 
 
+def eda_figures(pixels: np.ndarray, labels: np.ndarray, summary: EdaSummary,
+                config: EdaConfig = EdaConfig()) -> dict[str, Figure]:
+    """Every EDA figure by its file name, drawn but not yet written."""
+    images = per_digit_images(pixels, labels)
+    counts = summary.label_counts
+    return {
+        "label_distribution.png": plots.label_distribution(labels),
+        # means and medians are pixel values, drawn on the pixels' own 0–255 scale; the
+        # sd peaks near 128 at most, so its colour bar spans the values it shows
+        "mean_digits.png": plots.digit_panels(
+            images["mean"], "Pixel-wise mean per digit",
+            captions=[f"{d}  (n={counts[d]:,})" for d in CLASSES], vmax=255,
+            label="mean pixel value (0–255)"),
+        "median_digits.png": plots.digit_panels(
+            images["median"], "Pixel-wise median per digit", vmax=255,
+            label="median pixel value (0–255)"),
+        "std_digits.png": plots.digit_panels(
+            images["std"], "Pixel-wise standard deviation per digit (bright = writers differ)",
+            cmap="magma", label="standard deviation of the pixel value"),
+        "samples.png": plots.sample_grid(pixels, labels, config.samples_per_class, config.seed),
+        "pixel_histogram.png": plots.intensity_histogram(pixels),
+    }
+
+
 def write_eda(pixels: np.ndarray, labels: np.ndarray, out_dir: str | Path, *,
               source: str = "", sha256: str = "", force: bool = False,
               config: EdaConfig = EdaConfig()) -> EdaSummary:
@@ -102,21 +130,7 @@ def write_eda(pixels: np.ndarray, labels: np.ndarray, out_dir: str | Path, *,
     for name in EDA_FILES:
         refuse_existing(out / name, force)
     summary = summarise(pixels, labels, source=source, sha256=sha256)
-    images = per_digit_images(pixels, labels)
-    counts = summary.label_counts
-    figures = {
-        "label_distribution.png": plots.label_distribution(labels),
-        "mean_digits.png": plots.digit_panels(
-            images["mean"], "Pixel-wise mean per digit",
-            captions=[f"{d}  (n={counts[d]:,})" for d in CLASSES]),
-        "median_digits.png": plots.digit_panels(
-            images["median"], "Pixel-wise median per digit"),
-        "std_digits.png": plots.digit_panels(
-            images["std"], "Pixel-wise standard deviation per digit (bright = writers differ)",
-            cmap="magma"),
-        "samples.png": plots.sample_grid(pixels, labels, config.samples_per_class, config.seed),
-        "pixel_histogram.png": plots.intensity_histogram(pixels),
-    }
+    figures = eda_figures(pixels, labels, summary, config)
     written = [write_bytes(out / name, plots.png_bytes(figure), force=force)
                for name, figure in figures.items()]
     summary.files.extend(written)

@@ -108,7 +108,14 @@ class Preset:
         return keras.Sequential(built, name=name)
 
     def parameters(self, **options: Any) -> int | None:
-        return self.keras_model(**options).count_params() if self.is_keras else None
+        """Weights in the model (Keras' ``count_params``; None for scikit-learn). A preset
+        with its default options reads :data:`PARAMETER_COUNTS` instead of building the
+        model, so listing presets never imports Keras; a test builds each to check."""
+        if not self.is_keras:
+            return None
+        if self.name in PARAMETER_COUNTS and {**self.options(), **options} == self.options():
+            return PARAMETER_COUNTS[self.name]
+        return self.keras_model(**options).count_params()
 
 
 # --- Keras presets -----------------------------------------------------------------------
@@ -280,6 +287,14 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            "scikit-learn RandomForest, 200 trees"),
     Preset("knn", "sklearn", knn, _SKLEARN, "scikit-learn PCA(40) + 4-nearest neighbours"),
 ]}
+
+
+# What each Keras preset's ``keras_model().count_params()`` gives with its default options:
+# building all of them costs ~6 s of imports and graph building for a table people read in
+# passing. tests/test_models.py builds every preset and fails if a count here is stale.
+PARAMETER_COUNTS = {"mlp-small": 103_270, "mlp": 407_050, "mlp-deep": 550_346,
+                    "mlp-fast": 672_778, "cnn": 1_199_882, "cnn-wide": 2_435_210,
+                    "cnn-fast": 185_258, "best": 327_242}
 
 
 def get_preset(name: str) -> Preset:

@@ -94,19 +94,22 @@ def label_distribution(labels: np.ndarray) -> Figure:
 
 
 def digit_panels(images: np.ndarray, title: str, *, cmap: str = "gray_r",
-                 captions: Sequence[str] | None = None) -> Figure:
+                 captions: Sequence[str] | None = None, vmax: float | None = None,
+                 label: str = "pixel value") -> Figure:
     """One panel per digit 0–9 (a 10×28×28 stack), sharing a colour scale so that
-    panels compare with each other, with a colour bar that gives the pixel values."""
+    panels compare with each other, with a colour bar that gives the values. The scale
+    runs from 0 to ``vmax`` (default: the largest value shown), and the colour bar's
+    ``label`` names the quantity, not a range: its ticks show the range it spans."""
     plt = _pyplot()
     stack = _as_images(images)
     figure, axes = plt.subplots(2, 5, figsize=(9.5, 4.6), layout="constrained")
-    vmax = float(stack.max()) or 1.0
+    vmax = vmax if vmax is not None else float(stack.max()) or 1.0
     shown = None
     for digit, axis in enumerate(axes.flat):
         shown = axis.imshow(stack[digit], cmap=cmap, vmin=0, vmax=vmax)
         axis.set_title(captions[digit] if captions else str(digit), fontsize=10)
         _hide_axes(axis)
-    figure.colorbar(shown, ax=axes, shrink=0.8, label="pixel value (0–255)")
+    figure.colorbar(shown, ax=axes, shrink=0.8, label=label)
     figure.suptitle(title)
     return figure
 
@@ -319,9 +322,6 @@ def tradeoff_scatter(names: Sequence[str], minutes: Sequence[float],
     figure, axis = plt.subplots(figsize=(8, 5))
     axis.errorbar(minutes, accuracy, yerr=sd, fmt="o", markersize=7, color="#4c72b0",
                   ecolor="#9bb3d6", capsize=4, zorder=3)
-    for name, x, y in zip(names, minutes, accuracy, strict=True):
-        axis.annotate(f"{name}\n{y:.2f}%, {x:.1f} min", (x, y), xytext=(8, -4),
-                      textcoords="offset points", fontsize=9, va="top")
     positive = minutes[minutes > 0]
     if positive.size and positive.max() / positive.min() > 20:
         axis.set_xscale("log")
@@ -334,14 +334,51 @@ def tradeoff_scatter(names: Sequence[str], minutes: Sequence[float],
     span = max(float(np.ptp(accuracy)), 0.5)
     axis.set_ylim(accuracy.min() - sd.max() - 0.3 * span, accuracy.max() + sd.max() + 0.3 * span)
     axis.set_xlim(left=0 if axis.get_xscale() == "linear" else None)
-    low, high = axis.get_xlim()  # room for the right-most label:
-    axis.set_xlim(low, high * 2 if axis.get_xscale() == "log" else high + (high - low) * 0.15)
+    low, high = axis.get_xlim()  # the right-most point off the frame
+    axis.set_xlim(low, high * 1.3 if axis.get_xscale() == "log" else high + (high - low) * 0.08)
+    _label_points(axis, [f"{name}\n{y:.2f}%, {minutes_text(x)} min" for name, x, y
+                         in zip(names, minutes, accuracy, strict=True)], minutes, accuracy)
     axis.set_xlabel("training time (minutes, all folds)")
     axis.set_ylabel("out-of-fold accuracy (%) ± sd over folds")
     axis.set_title("Accuracy vs training time" + (f"\n{note}" if note else ""), fontsize=11)
     axis.grid(color="#eeeeee", zorder=0)
     axis.spines[["top", "right"]].set_visible(False)
     return figure
+
+
+def _label_points(axis: Any, labels: Sequence[str], xs: Sequence[float],
+                  ys: Sequence[float]) -> None:
+    """Each label beside its point, in the first of four places (right or left, below or
+    above) that keeps it inside the frame and off the labels already placed: the last
+    label must not touch the figure's edge, and two runs of similar time must not print
+    over each other."""
+    renderer = axis.figure.canvas.get_renderer()
+    frame = axis.get_window_extent(renderer)
+    placed: list[Any] = []
+    for text, x, y in zip(labels, xs, ys, strict=True):
+        for dx, dy in ((8, -4), (8, 4), (-8, -4), (-8, 4)):
+            note = axis.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points",
+                                 fontsize=9, ha="left" if dx > 0 else "right",
+                                 va="top" if dy < 0 else "bottom")
+            box = note.get_window_extent(renderer)
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 \
+                and box.y1 <= frame.y1
+            if inside and not any(box.overlaps(other) for other in placed):
+                break
+            note.remove()
+        else:  # nowhere free: the first place, overlapping rather than missing
+            note = axis.annotate(text, (x, y), xytext=(8, -4), textcoords="offset points",
+                                 fontsize=9, va="top")
+            box = note.get_window_extent(renderer)
+        placed.append(box)
+
+
+def minutes_text(value: float) -> str:
+    """Minutes to read at a glance: "30", "7.0", and two significant digits below one
+    minute, so that a 1-second trial reads "0.017", not "0.0"."""
+    if value >= 10:
+        return f"{value:.0f}"
+    return f"{value:.1f}" if value >= 1 else f"{value:.2g}"
 
 
 def _pct(share: float) -> str:

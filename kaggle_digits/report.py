@@ -15,7 +15,7 @@ import datetime as dt
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from kaggle_digits.caret_text import caret_text, overall_rows
 from kaggle_digits.constants import BY_CLASS_ROWS, PROB_COLUMNS
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.fileio import write_bytes, write_text
+from kaggle_digits.models import PRESETS
 from kaggle_digits.runs import (
     Run,
     finished_run,
@@ -34,14 +35,18 @@ from kaggle_digits.runs import (
     load_predictions,
     load_train_images,
     mean_sd,
+    run_folder,
 )
+from kaggle_digits.splits import SplitConfig
 from kaggle_digits.stats import ConfusionStats, stats_from_table
 
 # Files the report owns in the run folder; a re-run replaces them (and only them). The
-# prefix keeps clear of files the run itself writes, such as curves.png.
+# prefix keeps clear of files the run itself writes, such as curves.png, which the report
+# links as it is (and draws only if it is missing).
 HTML_NAME = "report.html"
 MD_NAME = "report.md"
 PNG_PREFIX = "report-"
+CURVES_NAME = "curves.png"
 
 
 
@@ -168,19 +173,86 @@ def fmt_seconds(value: Any) -> str:
     return f"{seconds / 60:.1f} min"
 
 
-def flatten(mapping: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    """Nested config as ``a.b = value`` lines, so every option is one readable row."""
-    rows: list[tuple[str, str]] = []
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested config as ``a.b = value`` pairs, so every option is one readable row."""
+    rows: list[tuple[str, Any]] = []
     for key, value in mapping.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping) and value:
             rows.extend(flatten(value, f"{name}."))
-        elif isinstance(value, list | tuple):
-            rows.append((name, " ".join(v if isinstance(v, str) else json.dumps(v)
-                                        for v in value)))
         else:
-            rows.append((name, "" if value is None else str(value)))
+            rows.append((name, value))
     return rows
+
+
+# An option left unset on the command line took its value from here (config.json keys)
+USED_FOR_OPTION = {"epochs": "training.epochs", "batch_size": "training.batch_size",
+                   "learning_rate": "training.learning_rate",
+                   "optimizer": "training.optimizer", "members": "training.members",
+                   "threads": "threads_per_fold"}
+UNSET = {"options.params": "none", "options.name": "none", "name": "none",
+         "threads_per_fold": "all CPU threads", "options.threads": "all CPU threads"}
+
+
+def config_rows(config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """config.json as the report's table: every row shows the value the run used. An
+    option not given on the command line shows what it came to (``128 (recipe)``), a
+    setting a scikit-learn model has no use for says so, and the folds' sizes read as
+    a sentence rather than JSON."""
+    flat = dict(flatten({k: v for k, v in config.items() if k != "command"}))
+    keras = config.get("kind") != "sklearn"
+    source = "recipe or params file" if flat.get("options.params") else "recipe"
+    rows = []
+    for name, value in flat.items():
+        if name == "rows.folds" and isinstance(value, list):
+            rows.append((name, fold_sizes(value)))
+            continue
+        if name == "training.model_options" and not value:
+            rows.append((name, _builder_defaults(str(config.get("model")))))
+            continue
+        if value is None:
+            option = name.removeprefix("options.")
+            used = flat.get(USED_FOR_OPTION.get(option, ""))
+            if name in UNSET and used is None:
+                value = UNSET[name]
+            elif used is not None:
+                value = f"{_text(used)} ({source if option != 'threads' else 'per fold'})"
+            elif not keras:  # epochs, batch size, weights, Keras backend
+                value = "not used by scikit-learn models"
+            else:
+                value = "not given"
+        elif isinstance(value, int) and ("rows" in name or name == "parameters"):
+            value = f"{value:,}"
+        rows.append((name, _text(value)))
+    return rows
+
+
+def fold_sizes(folds: Sequence[Mapping[str, Any]]) -> str:
+    """``2 folds, each 945 train / 945 test rows``, or the sizes fold by fold."""
+    sizes = [(int(f.get("train_rows", 0)), int(f.get("test_rows", 0))) for f in folds]
+    if len(set(sizes)) == 1:
+        train, test = sizes[0]
+        count = f"{len(sizes)} folds, each" if len(sizes) > 1 else "1 split:"
+        return f"{count} {train:,} train / {test:,} test rows"
+    return "; ".join(f"fold {f.get('fold', k + 1)}: {train:,} train / {test:,} test"
+                     for k, (f, (train, test)) in enumerate(zip(folds, sizes, strict=True)))
+
+
+def _builder_defaults(model: str) -> str:
+    preset = PRESETS.get(model)
+    options = preset.options() if preset is not None else {}
+    if not options:
+        return "none"
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in options.items()) + " (builder defaults)"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return " ".join(v if isinstance(v, str) else json.dumps(v) for v in value)
+    if isinstance(value, Mapping):
+        return json.dumps(value) if value else "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def command_line(config: Mapping[str, Any]) -> str:
@@ -259,15 +331,16 @@ def build_context(run_dir: str | Path, config: ReportConfig = ReportConfig()) ->
             "confusion": confusion, "per_class": per_class,
         })
 
-    history_path, run_curves = folder / "history.csv", folder / "curves.png"
+    history_path, run_curves = folder / "history.csv", folder / CURVES_NAME
     curves = None
     if history_path.exists():
         history = pd.read_csv(history_path)
         if not history.empty:
-            # `kdigits cv` already drew these curves from the same history.csv: reuse them
+            # `kdigits cv` already drew these curves from the same history.csv: the report
+            # links its curves.png rather than keeping a second copy of the same bytes
             png = (run_curves.read_bytes() if run_curves.exists()
                    else plots.png_bytes(plots.training_curves(history)))
-            curves = Figure(f"{PNG_PREFIX}curves.png", "Training curves",
+            curves = Figure(CURVES_NAME, "Training curves",
                             "Solid = training, dashed = validation; one colour per fold.", png)
             figures[curves.name] = curves
 
@@ -300,7 +373,7 @@ def build_context(run_dir: str | Path, config: ReportConfig = ReportConfig()) ->
         "generated": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         "model": run.config.get("model", ""),
         "command": command_line(run.config),
-        "config": [(k, v) for k, v in flatten(run.config) if k != "command"],
+        "config": config_rows(run.config),
         "sections": sections,
         "curves": curves,
         "gallery": gallery,
@@ -343,7 +416,10 @@ def write_report(run_dir: str | Path,
     folder = Path(context["run_path"])
     environment = _environment()
     for figure in context["figures"].values():
-        write_bytes(folder / figure.name, figure.png, force=True)
+        if figure.name.startswith(PNG_PREFIX) or not (folder / figure.name).exists():
+            write_bytes(folder / figure.name, figure.png, force=True)
+    # earlier reports kept a byte copy of curves.png under their own prefix: drop it
+    (folder / f"{PNG_PREFIX}curves.png").unlink(missing_ok=True)
     html = environment.get_template("report.html.j2").render(**context)
     markdown = environment.get_template("report.md.j2").render(**context)
     html_path = write_text(folder / HTML_NAME, html, force=True)
@@ -359,7 +435,10 @@ class RunSummary:
 
     name: str  # the run folder's name
     model: str
-    parameters: str  # weights and the settings that distinguish runs of one model
+    tag: str | None  # the user's --name for the run
+    weights: int | None  # parameters of one model (None: scikit-learn)
+    members: int  # seeded models averaged per fold
+    settings: str  # only what differs from the preset's recipe and the default split
     folds: int
     oof_accuracy: float
     oof_accuracy_sd: float  # over folds, n−1
@@ -368,34 +447,79 @@ class RunSummary:
     train_minutes: float  # wall-clock fit time summed over folds
 
     @property
-    def accuracy_per_minute(self) -> float:
-        """OOF accuracy points (%) per training minute: crude, but it is the trade-off."""
-        if self.train_minutes <= 0:
-            return float("nan")
-        return self.oof_accuracy * 100 / self.train_minutes
+    def details(self) -> list[str]:
+        """Folds, weights and the settings that set the run apart, in a few words each:
+        ``["2 folds", "407k weights", "1 epoch", "5% rows"]``."""
+        parts = [f"{self.folds} fold{'s' if self.folds != 1 else ''}"]
+        if self.weights is not None:
+            parts.append(f"{short_count(self.weights)} weights"
+                         + (f" ×{self.members}" if self.members > 1 else ""))
+        return [*parts, *(self.settings.split(", ") if self.settings else [])]
 
 
-PARAMETER_KEYS = {"training.optimizer": "{}", "training.learning_rate": "lr {}",
-                  "training.epochs": "{} epochs", "training.batch_size": "batch {}",
-                  "training.members": "{} members", "split.percent": "{}% of rows"}
+RECIPE_KEYS = ("epochs", "batch_size", "learning_rate", "optimizer", "schedule",
+               "validation_split", "members")
+
+
+def short_count(count: int) -> str:
+    """185,258 → "185k", 2,435,210 → "2.4M": enough to tell models apart at a glance."""
+    if count >= 1_000_000:
+        return f"{count / 1e6:.1f}M"
+    return f"{count / 1e3:.0f}k" if count >= 10_000 else f"{count:,}"
+
+
+def changed_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """What this run did differently from its preset's recipe and the default split: the
+    only settings worth a column when runs are compared. For a user's own model, whose
+    recipe is in its file, the recipe options given on the command line."""
+    training = config.get("training") or {}
+    preset = PRESETS.get(str(config.get("model")))
+    if preset is not None:
+        recipe = asdict(preset.recipe)
+        defaults = preset.options()
+        changed = {k: training[k] for k in RECIPE_KEYS if k in training
+                   and training[k] != recipe[k]}
+    else:
+        given = config.get("options") or {}
+        defaults = {}
+        changed = {k: training.get(k) for k in RECIPE_KEYS if given.get(k) is not None}
+    changed.update({k: v for k, v in (training.get("model_options") or {}).items()
+                    if defaults.get(k, object()) != v})
+    split, standard = config.get("split") or {}, asdict(SplitConfig())
+    changed.update({k: split[k] for k in ("percent", "holdout", "seed")
+                    if k in split and split[k] != standard[k]})
+    return changed
+
+
+SETTING_FORMATS = {"epochs": lambda v: f"{v} epoch{'s' if v != 1 else ''}",
+                   "batch_size": "batch {}".format, "learning_rate": lambda v: f"lr {v:g}",
+                   "optimizer": str, "schedule": "{} schedule".format,
+                   "validation_split": lambda v: f"val. split {v:g}",
+                   "members": lambda v: f"{v} seeds", "percent": lambda v: f"{v:g}% rows",
+                   "holdout": lambda v: f"holdout {v:g}", "seed": "seed {}".format}
+
+
+def describe_settings(changed: Mapping[str, Any]) -> str:
+    def one(key: str, value: Any) -> str:
+        formatter = SETTING_FORMATS.get(key)
+        if formatter is None:  # a layer option
+            return f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}"
+        return formatter(value)
+    return ", ".join(one(k, v) for k, v in changed.items() if k != "members" or v != 1)
 
 
 def summarise_run(run: Run) -> RunSummary:
-    config, metrics = run.config, run.metrics
+    config, metrics = run.config, run.metrics or {}
     folds = metrics.get("folds") or []
     _, accuracy_sd = mean_sd([_num(f.get("accuracy")) for f in folds])
     oof = (metrics.get("oof") or {}).get("overall", {})
     holdout = (metrics.get("holdout") or {}).get("overall", {})
-    flat = dict(flatten(config))
-    parameters = [PARAMETER_KEYS[key].format(flat[key]) for key in PARAMETER_KEYS
-                  if flat.get(key) and not (key == "training.members" and flat[key] == "1")
-                  and not (key == "split.percent" and float(flat[key]) == 100)]
     count = metrics.get("parameters") or config.get("parameters")
-    if count:
-        parameters.insert(0, f"{int(count):,} weights")
+    members = (config.get("training") or {}).get("members") or 1
     return RunSummary(
-        name=Path(run.path).name, model=str(config.get("model", "?")),
-        parameters=", ".join(parameters), folds=len(folds),
+        name=Path(run.path).name, model=str(config.get("model", "?")), tag=run.label,
+        weights=int(count) if count else None, members=int(members),
+        settings=describe_settings(changed_settings(config)), folds=len(folds),
         oof_accuracy=_num(oof.get("accuracy")),
         oof_accuracy_sd=float("nan") if accuracy_sd is None else accuracy_sd,
         holdout_accuracy=_num(holdout.get("accuracy")), kappa=_num(oof.get("kappa")),
@@ -403,52 +527,76 @@ def summarise_run(run: Run) -> RunSummary:
 
 
 def compare_runs(run_dirs: Iterable[str | Path] | None = None,
-                 root: str | Path = "runs") -> list[RunSummary]:
-    """Summaries of the given runs (default: every run under ``root``), best OOF first."""
-    loaded = ([finished_run(d) for d in run_dirs] if run_dirs
-              else [r for r in list_runs(root) if r.metrics is not None])
+                 root: str | Path = "runs", *,
+                 skipped: list[str] | None = None) -> list[RunSummary]:
+    """Summaries of the given runs (default: every finished run under ``root``), best OOF
+    first. A run may be given by its folder or its ``--name``. With a ``skipped`` list, an
+    entry that is no finished run (a shell glob also matches stray files) is left out with
+    one line of explanation there, instead of failing; none left is still an error."""
+    if run_dirs:
+        loaded = []
+        for entry in run_dirs:
+            try:
+                run = finished_run(run_folder(entry, root))
+            except KdigitsError as error:
+                if skipped is None:
+                    raise
+                skipped.append(f"skipped: {error}")
+                continue
+            if all(r.path.resolve() != run.path.resolve() for r in loaded):  # named twice
+                loaded.append(run)
+    else:
+        loaded = [r for r in list_runs(root) if r.metrics is not None]
     if not loaded:
-        raise KdigitsError(f"no finished runs to compare under {root}/: run `kdigits cv` first")
+        where = "given" if run_dirs else f"under {root}/"
+        raise KdigitsError(f"no finished runs to compare {where}: run `kdigits cv` first")
     summaries = [summarise_run(r) for r in loaded]
     return sorted(summaries, key=lambda s: (-np.nan_to_num(s.oof_accuracy, nan=-1), s.name))
 
 
 def label(summary: RunSummary, summaries: Sequence[RunSummary]) -> str:
-    """The model name, or the run name where two runs share a model."""
-    shared = sum(s.model == summary.model for s in summaries) > 1
-    return summary.name if shared else summary.model
+    """The run's --name, else its model; the folder name where two runs would share one."""
+    def short(s: RunSummary) -> str:
+        return s.tag or s.model
+
+    shared = sum(short(s) == short(summary) for s in summaries) > 1
+    return summary.name if shared else short(summary)
 
 
 @dataclass(frozen=True)
 class Tradeoff:
-    """The most accurate run against the fastest one."""
+    """The most accurate run against the most accurate of the runs that trained faster:
+    the price of the last step up. (Against the fastest run of all, a 1-epoch trial would
+    make any real model look like a bargain.)"""
 
     best: RunSummary
-    fastest: RunSummary
+    cheaper: RunSummary
     label_best: str
-    label_fastest: str
+    label_cheaper: str
 
     @property
     def points(self) -> float:
-        return (self.best.oof_accuracy - self.fastest.oof_accuracy) * 100
+        return (self.best.oof_accuracy - self.cheaper.oof_accuracy) * 100
 
     @property
     def time_ratio(self) -> float:
-        return self.best.train_minutes / self.fastest.train_minutes
+        return self.best.train_minutes / self.cheaper.train_minutes
 
     @property
     def short(self) -> str:
         return (f"{self.label_best}: {self.points:+.2f} points for {self.time_ratio:.1f}× "
-                f"the training time of {self.label_fastest}")
+                f"the training time of {self.label_cheaper}")
 
 
 def weigh(summaries: Sequence[RunSummary]) -> Tradeoff | None:
+    """None with fewer than two timed runs; ``cheaper`` is ``best`` when no run was faster."""
     timed = [s for s in summaries if math.isfinite(s.oof_accuracy) and s.train_minutes > 0]
     if len(timed) < 2:
         return None
-    best = max(timed, key=lambda s: s.oof_accuracy)
-    fastest = min(timed, key=lambda s: s.train_minutes)
-    return Tradeoff(best, fastest, label(best, timed), label(fastest, timed))
+    best = max(timed, key=lambda s: (s.oof_accuracy, -s.train_minutes))
+    faster = [s for s in timed if s.train_minutes < best.train_minutes]
+    cheaper = max(faster, key=lambda s: (s.oof_accuracy, -s.train_minutes)) if faster else best
+    return Tradeoff(best, cheaper, label(best, timed), label(cheaper, timed))
 
 
 def tradeoff(summaries: Sequence[RunSummary]) -> str:
@@ -456,20 +604,35 @@ def tradeoff(summaries: Sequence[RunSummary]) -> str:
     weighed = weigh(summaries)
     if weighed is None:
         return "Need two runs with accuracy and timing to weigh accuracy against time."
-    best, fastest = weighed.best, weighed.fastest
-    if best is fastest:
+    best, cheaper = weighed.best, weighed.cheaper
+    if best is cheaper:
         return (f"{weighed.label_best} is both the most accurate ({best.oof_accuracy:.2%}) "
-                f"and the fastest ({best.train_minutes:.1f} min): no trade-off to make.")
-    slow_errors, fast_errors = 1 - best.oof_accuracy, 1 - fastest.oof_accuracy
+                f"and the fastest ({plots.minutes_text(best.train_minutes)} min): no "
+                "trade-off to make.")
+    slow_errors, fast_errors = 1 - best.oof_accuracy, 1 - cheaper.oof_accuracy
     fewer = f", {fast_errors / slow_errors:.1f}× fewer errors" if slow_errors > 0 else ""
-    return (f"{weighed.short} ({fastest.oof_accuracy:.2%} → {best.oof_accuracy:.2%} accuracy"
-            f"{fewer}; {fastest.train_minutes:.1f} → {best.train_minutes:.1f} min).")
+    return (f"{weighed.short}, the most accurate of the faster runs "
+            f"({cheaper.oof_accuracy:.2%} → {best.oof_accuracy:.2%} accuracy{fewer}; "
+            f"{plots.minutes_text(cheaper.train_minutes)} → "
+            f"{plots.minutes_text(best.train_minutes)} min).")
+
+
+def compare_plot_path(folder: str | Path, now: dt.datetime | None = None) -> Path:
+    """``reports/compare-<time>.png``: a new file per call, outside the runs folder (where
+    a stray PNG would break the next ``kdigits compare runs/*``), so no plot is replaced."""
+    stem = f"compare-{(now or dt.datetime.now()).strftime('%Y%m%d-%H%M%S')}"
+    folder = Path(folder)
+    for k in range(1, 1000):
+        path = folder / (f"{stem}.png" if k == 1 else f"{stem}-{k}.png")
+        if not path.exists():
+            return path
+    raise KdigitsError(f"too many comparison plots named {stem}*.png in {folder}")
 
 
 def write_compare_plot(summaries: Sequence[RunSummary], path: str | Path, *,
                        force: bool = False) -> Path:
     weighed = weigh(summaries)
-    note = weighed.short if weighed and weighed.best is not weighed.fastest else ""
+    note = weighed.short if weighed and weighed.best is not weighed.cheaper else ""
     figure = plots.tradeoff_scatter([label(s, summaries) for s in summaries],
                                     [s.train_minutes for s in summaries],
                                     [s.oof_accuracy for s in summaries],

@@ -1,14 +1,16 @@
 """Run folders: cross-validation that keeps every finished fold, and the files it leaves.
 
-A run is ``runs/<YYYYmmdd-HHMMSS>-<model>[-k]/``. config.json is written first (so a run can
-always be resumed), each fold is saved completely the moment it finishes — model, then its
-predictions, then ``folds/fold-<k>.json`` last as the "done" marker — and the pooled files
-(oof.csv, holdout.csv, history.csv, metrics.json, curves.png) are derived from the fold
-files at the end (with ``--jobs``, a fold's seeded members may train in separate workers:
-each is kept in ``members/`` until the fold's last one is in, then averaged into the fold's
+A run is ``runs/<YYYYmmdd-HHMMSS>-<model>[-<name>][-k]/``, where ``name`` is the user's
+``--name`` label (unique under its runs folder, so that it can stand for the run).
+config.json is written first (so a run can always be resumed), each fold is saved
+completely the moment it finishes — model, then its predictions, then
+``folds/fold-<k>.json`` last as the "done" marker — and the pooled files (oof.csv,
+holdout.csv, history.csv, metrics.json, curves.png) are derived from the fold files at the
+end (with ``--jobs``, a fold's seeded members may train in separate workers: each is
+kept in ``members/`` until the fold's last one is in, then averaged into the fold's
 files). Ctrl-C therefore loses at most the fold (or member) in progress, and ``--resume``
-trains only what is missing: each fold is seeded with ``seed + fold``, so a resumed run ends
-with the same numbers as one that was never interrupted.
+trains only what is missing: each fold is seeded with ``seed + fold``, so a resumed run
+ends with the same numbers as one that was never interrupted.
 
 The holdout is predicted by the fold ensemble (the mean of the fold models' probabilities):
 no model ever trains on it, and no extra model has to be trained for it.
@@ -22,6 +24,7 @@ import json
 import math
 import os
 import platform
+import re
 import signal
 import threading
 from collections.abc import Iterator, Sequence
@@ -89,6 +92,12 @@ class Run:
         return str(self.config.get("model", "?"))
 
     @property
+    def label(self) -> str | None:
+        """The user's ``--name`` for the run, if it was given one."""
+        name = self.config.get("name")
+        return name if isinstance(name, str) and name else None
+
+    @property
     def finished(self) -> bool:
         return self.metrics is not None
 
@@ -113,7 +122,8 @@ def _read_json(path: Path) -> dict:
 
 
 def load_run(path: str | os.PathLike[str]) -> Run:
-    path = Path(path)
+    """A run folder, given by its path or by its ``--name`` (or folder name) under runs/."""
+    path = run_folder(path)
     if not (path / "config.json").is_file():
         raise KdigitsError(f"{path} is not a kdigits run folder (no config.json)")
     metrics = path / "metrics.json"
@@ -133,10 +143,48 @@ def list_runs(root: str | os.PathLike[str] = "runs") -> list[Run]:
     return runs
 
 
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
+
+
+def check_name(name: str | None, root: str | os.PathLike[str] | None = None) -> None:
+    """Refuse a ``--name`` that is unsafe in a folder name or shell, or that a run under
+    ``root`` already has: the name is how the user refers to the run later."""
+    if name is None:
+        return
+    if not NAME_PATTERN.fullmatch(name):
+        raise KdigitsError(f"--name {name!r}: use up to 40 letters, digits, '.', '_' or '-', "
+                           "starting with a letter or digit")
+    if root is not None:
+        taken = next((run for run in list_runs(root) if run.label == name), None)
+        if taken is not None:
+            raise KdigitsError(f"a run named {name!r} already exists ({taken.path}); "
+                               "choose another --name")
+
+
+def run_folder(entry: str | os.PathLike[str],
+               root: str | os.PathLike[str] | None = None) -> Path:
+    """The folder ``entry`` stands for: itself if it is a run folder, else the run under
+    ``root`` (default: runs/) whose ``--name`` or folder name it is; else ``entry`` as given,
+    for the caller to refuse. Only a bare name is looked up, never a path."""
+    path = Path(entry)
+    text = str(entry)
+    if (path / "config.json").is_file() or not text or path.name != text:
+        return path
+    folder = Path(root) if root is not None else locations().runs
+    if (folder / text / "config.json").is_file():
+        return folder / text
+    matches = [run.path for run in list_runs(folder) if run.label == text]
+    if len(matches) > 1:
+        raise KdigitsError(f"{len(matches)} runs under {folder} are named {text!r}: give "
+                           f"the folder ({', '.join(str(p) for p in matches)})")
+    return matches[0] if matches else path
+
+
 def create_run_dir(root: str | os.PathLike[str], model: str,
                    now: datetime | None = None) -> Path:
-    """A new, empty run folder; ``mkdir`` without exist_ok makes it ours alone, so two runs
-    started in the same second get ``…-model`` and ``…-model-2``."""
+    """A new, empty run folder named ``<time>-<model>`` (``model`` may carry the run's
+    ``-<name>``); ``mkdir`` without exist_ok makes it ours alone, so two runs started in
+    the same second get ``…-model`` and ``…-model-2``."""
     root = Path(root)
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -195,17 +243,21 @@ def versions() -> dict[str, str]:
 def plan_cv(train_path: str | os.PathLike[str], split_config: SplitConfig,
             training: TrainConfig, *, runs_dir: str | os.PathLike[str] = "runs",
             command: str = "", options: dict | None = None,
-            threads: int | None = None) -> CVPlan:
+            threads: int | None = None, name: str | None = None) -> CVPlan:
     """Load and split the data, then create the run folder and its config.json.
     ``threads``: CPU threads per fold (None: all), recorded because it sets a CPU model's
-    last digits, so that a resumed run trains its remaining folds the same way."""
+    last digits, so that a resumed run trains its remaining folds the same way. ``name``:
+    the user's label for the run (``--name``), in its folder name and config.json."""
     from kaggle_digits.data import load_train
+    check_name(name, runs_dir)
     preset = get_model(training.preset)
     digits = load_train(train_path)
     split = make_split(digits.labels, split_config)
-    run_dir = create_run_dir(runs_dir, short_name(training.preset))
+    run_dir = create_run_dir(runs_dir, short_name(training.preset)
+                             + (f"-{name}" if name else ""))
     config = {
         "command": command,
+        "name": name,
         "options": options or {},
         "model": training.preset,
         "kind": preset.kind,
@@ -254,6 +306,7 @@ class CVOptions:
     runs_dir: Path | None = None
     jobs: int = 1  # folds trained at once, in worker processes
     threads: int | None = None  # CPU threads per fold (default: all, shared among jobs)
+    name: str | None = None  # the user's label for the run (``--name``)
 
     def given(self) -> list[str]:
         """The options set, as ``--option`` names (for messages): all that a resumed run
@@ -271,6 +324,9 @@ def plan_from_options(options: CVOptions, *, command: str = "",
         raise KdigitsError(f"--jobs must be 1 or more, not {options.jobs}")
     if options.threads is not None and options.threads < 1:
         raise KdigitsError(f"--threads must be 1 or more, not {options.threads}")
+    runs_dir = options.runs_dir or locations().runs
+    refuse_file_as_folder(runs_dir, "--runs-dir")
+    check_name(options.name, runs_dir)  # before seconds are spent loading data
     threads = options.threads or (threads_per_job(options.jobs) if options.jobs > 1 else None)
     if threads is not None:
         backend.limit_threads(threads)  # before any Keras import, or it cannot take effect
@@ -288,15 +344,12 @@ def plan_from_options(options: CVOptions, *, command: str = "",
               if (v := getattr(options, k)) is not None}
     training = config_for(name, **{**(tuned.overrides() if tuned else {}), **recipe},
                           seed=split.seed)
-    where = locations()
-    train_path = options.train or where.train
-    runs_dir = options.runs_dir or where.runs
-    refuse_file_as_folder(runs_dir, "--runs-dir")
+    train_path = options.train or locations().train
     recorded = {**{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()},
                 "model": name, "train": str(train_path), "runs_dir": str(runs_dir),
                 **split.to_json(), **(extra or {})}
     plan = plan_cv(train_path, split, training, runs_dir=runs_dir, command=command,
-                   options=recorded, threads=threads)
+                   options=recorded, threads=threads, name=options.name)
     return plan, tuned
 
 

@@ -34,7 +34,7 @@ from kaggle_digits.locations import locations
 from kaggle_digits.models import keras_module
 from kaggle_digits.params import load_for as load_params_for
 from kaggle_digits.predict import Advance, Predictor, average_probabilities, tta_views
-from kaggle_digits.runs import Run, load_run
+from kaggle_digits.runs import Run, check_name, load_run
 from kaggle_digits.stats import ConfusionStats, confusion_stats
 from kaggle_digits.submission_file import read_label_file, write_submission
 from kaggle_digits.train import (
@@ -271,6 +271,7 @@ class SubmitConfig:
     upload: bool = False
     message: str | None = None
     params: Path | None = None  # a `kdigits tune` best.json: model, recipe, layer options
+    name: str | None = None  # the user's label (``--name``), in the default file name
 
 
 @dataclass
@@ -310,6 +311,7 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
     """Check every option and read every input before any training, so a mistake (a
     clash of options, an existing output, a wrong solution file, missing credentials for
     ``upload``) costs seconds, not a training run."""
+    check_name(config.name)
     if config.run is None and config.refit:
         raise KdigitsError("--refit only applies with --run RUN")
     if config.run is not None and config.model is not None:
@@ -346,8 +348,8 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
                  "early_stopping": config.early_stopping}
         tuned_overrides = tuned.overrides() if tuned is not None else {}
         training = training_config(name, {**tuned_overrides, **given}, cv_run)
-    label = short_name(name) + ("" if cv_run is None
-                                else f"-{'refit' if config.refit else 'folds'}")
+    source = "" if cv_run is None else f"-{'refit' if config.refit else 'folds'}"
+    label = short_name(name) + source + (f"-{config.name}" if config.name else "")
     out = config.out or default_output(label)
     refuse_bundle(out, config.force)
 
@@ -358,7 +360,8 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
     solution = config.solution or default_solution(test_path, test.sha256)
     if solution is not None:
         check_solution(solution, len(test))
-    record = base_record(command, model=name, run=str(cv_run.path) if cv_run else None,
+    record = base_record(command, model=name, name=config.name,
+                         run=str(cv_run.path) if cv_run else None,
                          refit=config.refit, tta=config.tta, jobs=config.jobs,
                          params=str(config.params) if config.params else None,
                          train=file_record(train_path, train.sha256),

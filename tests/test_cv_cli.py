@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from conftest import REPO
 
+from kaggle_digits.plots import minutes_text
+
 ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
@@ -42,7 +44,49 @@ def test_cv_with_a_scikit_learn_baseline_end_to_end(kdigits, sample_files: dict,
 
     listing = kdigits("runs", "--runs-dir", str(tmp_path), env=env)
     assert listing.returncode == 0
-    assert "knn" in listing.stdout and "2/2" in listing.stdout and "done" in listing.stdout
+    row = next(line for line in listing.stdout.splitlines() if line.startswith(run_dir.name))
+    assert row.split()[1:] == ["2/2", f"{metrics['oof']['overall']['accuracy']:.4f}",
+                               f"{metrics['holdout']['overall']['accuracy']:.4f}",
+                               f"{metrics['oof']['overall']['kappa']:.4f}",
+                               minutes_text(metrics["timing"]["minutes"])]
+    assert "unfinished" not in listing.stdout
+
+
+def test_name_labels_a_run_that_is_then_named_by_it(kdigits, sample_files: dict,
+                                                   tmp_path: Path, env: dict) -> None:
+    """`--name TAG`: in the folder name and config.json, the full run ID in `runs` at 80
+    columns, and TAG stands for the run (`report TAG`); a taken or unsafe TAG is refused."""
+    here = {**env, "PYTHONPATH": str(REPO), "COLUMNS": "80"}  # from a project folder
+    cv = ["cv", "--model", "knn", "--train", str(sample_files["train"]), "--folds", "2",
+          "--percent", "30"]
+    made = kdigits(*cv, "--name", "pca40-baseline", cwd=tmp_path, env=here)
+    assert made.returncode == 0, made.stderr
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert run_dir.name.endswith("-knn-pca40-baseline")
+    assert json.loads((run_dir / "config.json").read_text())["name"] == "pca40-baseline"
+    kdigits(*cv, cwd=tmp_path, env=here)  # a second run, the same day
+
+    listing = kdigits("runs", cwd=tmp_path, env=here)
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    names = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert len(names) == 2 and names[0][:8] == names[1][:8]  # IDs share their start
+    for name in names:  # each run ID whole, on one line, never cut to "20261123…"
+        assert any(line.split()[0] == name for line in lines), listing.stdout
+
+    (run_dir / "report.html").unlink()
+    reported = kdigits("report", "pca40-baseline", cwd=tmp_path, env=here)
+    assert reported.returncode == 0, reported.stderr
+    assert (run_dir / "report.html").is_file()
+
+    for name, message in (("pca40-baseline", "a run named 'pca40-baseline' already exists"),
+                          ("my run", "--name 'my run': use up to 40 letters, digits")):
+        refused = kdigits(*cv, "--name", name, cwd=tmp_path, env=here)
+        assert refused.returncode == 2
+        assert refused.stderr.startswith(f"error: {message}") and len(
+            refused.stderr.strip().splitlines()) == 1
+    assert len(list((tmp_path / "runs").iterdir())) == 2  # nothing half-created
 
 
 def test_one_fold_means_one_train_test_split(kdigits, sample_files: dict, tmp_path: Path,

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from kaggle_digits import eda
+from kaggle_digits import eda, plots
 from kaggle_digits.errors import KdigitsError
 
 
@@ -57,6 +57,25 @@ def test_write_eda_writes_every_figure_and_refuses_to_overwrite(train_sample, tm
     assert (tmp_path / "mean_digits.png").stat().st_mtime_ns == before
     eda.write_eda(pixels[:500], labels[:500], tmp_path, force=True)
     assert json.loads((tmp_path / "summary.json").read_text())["rows"] == 500
+
+
+def test_colour_bars_span_the_values_their_pictures_show(train_sample):
+    """Means and medians are pixel values on 0–255; the sd picture's colour bar runs from
+    0 to the largest sd drawn (about half of 255), and its label claims no 0–255 range."""
+    pixels, labels = train_sample
+    summary = eda.summarise(pixels, labels)
+    figures = eda.eda_figures(pixels, labels, summary)
+    largest_sd = eda.per_digit_images(pixels, labels)["std"].max()
+    assert 90 < largest_sd < 128  # real digits: far below the 0–255 pixel range
+    for name, top, label in (("mean_digits.png", 255, "mean pixel value (0–255)"),
+                             ("median_digits.png", 255, "median pixel value (0–255)"),
+                             ("std_digits.png", largest_sd,
+                              "standard deviation of the pixel value")):
+        colour_bar = figures[name].axes[-1]
+        assert colour_bar.get_ylabel() == label
+        assert colour_bar.get_ylim() == pytest.approx((0, top))
+    for figure in figures.values():
+        plots.png_bytes(figure)
 
 
 def test_digit_text_without_colour_uses_shades_two_per_pixel(train_sample):

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+from conftest import REPO
 
 from kaggle_digits import models, train
 from kaggle_digits.errors import KdigitsError
@@ -17,7 +21,31 @@ from kaggle_digits.errors import KdigitsError
     ("cnn-wide", 2_435_210),
 ])
 def test_published_recipes_have_their_parameter_counts(name: str, parameters: int) -> None:
+    assert models.get_preset(name).keras_model().count_params() == parameters
     assert models.get_preset(name).parameters() == parameters
+
+
+def test_listed_parameter_counts_are_what_keras_counts() -> None:
+    """`kdigits models` reads PARAMETER_COUNTS instead of building every preset: each
+    count there must be what Keras counts for the built model, for every Keras preset."""
+    keras_presets = [p for p in models.PRESETS.values() if p.is_keras]
+    assert sorted(models.PARAMETER_COUNTS) == sorted(p.name for p in keras_presets)
+    for preset in keras_presets:
+        assert preset.parameters() == preset.keras_model().count_params(), preset.name
+    # options that change the layers are counted on the built model, not read from the table
+    assert models.get_preset("mlp").parameters(width=256) == 784 * 256 + 256 + 256 * 10 + 10
+    assert models.get_preset("mlp").parameters(width=512) == models.PARAMETER_COUNTS["mlp"]
+
+
+def test_listing_presets_does_not_import_keras() -> None:
+    """`kdigits models` takes well under a second because it never imports Keras."""
+    code = ("import sys; from kaggle_digits.cli import main; sys.argv = ['kdigits', 'models']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print('KERAS' if 'keras' in sys.modules else 'NO KERAS', file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False, cwd=REPO)
+    assert "mlp-small" in done.stdout and "103,270" in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == "NO KERAS"
 
 
 def _layer_list(name: str) -> list[tuple]:

@@ -127,7 +127,29 @@ def test_tradeoff_scatter_names_points_and_switches_to_log_time():
                                     [0.002, 0.001], note="cnn-fast: +1.60 points")
     axis = figure.axes[0]
     assert {t.get_text() for t in axis.texts} == {"mlp\n97.50%, 0.5 min",
-                                                  "cnn-fast\n99.10%, 30.0 min"}
+                                                  "cnn-fast\n99.10%, 30 min"}
+    assert [plots.minutes_text(m) for m in (41.4, 7.04, 0.5, 0.0163)] == ["41", "7.0", "0.5",
+                                                                           "0.016"]
     assert axis.get_title().endswith("\ncnn-fast: +1.60 points")
     assert axis.get_xscale() == "log"  # a 60× range would crush the fast run at 0
+    plots.png_bytes(figure)
+
+
+@pytest.mark.parametrize("minutes", [[0.01, 0.026, 0.058, 0.124], [0.2, 0.5, 9.0, 41.0]])
+def test_tradeoff_labels_stay_inside_the_plot_and_apart(minutes):
+    """The right-most label once ran into the figure's edge, and runs of similar time
+    printed their labels over each other: every label now sits inside the axes, clear of
+    the others (linear and log time axes)."""
+    names = ["20261123-145524-knn-baseline", "knn", "mlp", "20261123-145535-logreg-quick-lr"]
+    figure = plots.tradeoff_scatter(names, minutes, [0.8974, 0.8974, 0.7593, 0.8725],
+                                    [0.003, 0.003, 0.0007, 0.0067])
+    axis = figure.axes[0]
+    renderer = figure.canvas.get_renderer()
+    frame = axis.get_window_extent(renderer)
+    boxes = [t.get_window_extent(renderer) for t in axis.texts]
+    assert len(boxes) == 4
+    for box in boxes:
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1
+        assert frame.y0 <= box.y0 and box.y1 <= frame.y1
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
     plots.png_bytes(figure)

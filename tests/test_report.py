@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_kdigits
+from conftest import REPO, run_kdigits
 
 from kaggle_digits import report, runs
 from kaggle_digits.errors import KdigitsError
@@ -183,8 +184,10 @@ def test_compare_two_real_runs(kdigits, mlp_run, forest_run, tmp_path):
         assert summary.train_minutes == pytest.approx(
             sum(f["wall_s"] for f in metrics["folds"]) / 60)
     mlp = next(s for s in summaries if s.model == "mlp")
-    assert mlp.parameters.startswith(f"{metrics_of(mlp_run)['parameters']:,} weights")
-    assert "1 epochs" in mlp.parameters
+    assert mlp.weights == metrics_of(mlp_run)["parameters"]
+    assert mlp.settings == "1 epoch"  # only what differs from the preset's recipe
+    assert mlp.details == ["2 folds", report.short_count(mlp.weights) + " weights", "1 epoch"]
+    assert next(s for s in summaries if s.model == "random-forest").details == ["2 folds"]
 
     out = tmp_path / "compare.png"
     done = kdigits("compare", str(mlp_run), str(forest_run), "--out", str(out))
@@ -195,15 +198,32 @@ def test_compare_two_real_runs(kdigits, mlp_run, forest_run, tmp_path):
     assert refused.returncode == 2 and "--force" in refused.stderr
 
 
-def test_tradeoff_sentence_weighs_the_best_against_the_fastest():
-    def run(name, accuracy, minutes):
-        return report.RunSummary(name, name, "", 3, accuracy, 0.001, accuracy, 0.9, minutes)
+def summary(name: str, accuracy: float, minutes: float, tag: str | None = None):
+    return report.RunSummary(name, name, tag, None, 1, "", 3, accuracy, 0.001, accuracy, 0.9,
+                             minutes)
 
-    line = report.tradeoff([run("mlp", 0.976, 0.5), run("cnn-fast", 0.990, 7.0)])
-    assert line.startswith("cnn-fast: +1.40 points for 14.0× the training time of mlp")
+
+def test_tradeoff_sentence_weighs_the_best_against_the_best_faster_run():
+    line = report.tradeoff([summary("mlp", 0.976, 0.5), summary("cnn-fast", 0.990, 7.0)])
+    assert line.startswith("cnn-fast: +1.40 points for 14.0× the training time of mlp, "
+                           "the most accurate of the faster runs")
     assert "97.60% → 99.00% accuracy, 2.4× fewer errors; 0.5 → 7.0 min" in line
-    same = report.tradeoff([run("mlp", 0.99, 0.5), run("cnn", 0.98, 7.0)])
+    same = report.tradeoff([summary("mlp", 0.99, 0.5), summary("cnn", 0.98, 7.0)])
     assert "both the most accurate" in same
+    # a 1-epoch trial is the fastest run, but the price of the best is paid against mlp
+    toy = report.tradeoff([summary("toy", 0.12, 0.05), summary("mlp", 0.976, 0.5),
+                           summary("cnn-fast", 0.990, 7.0)])
+    assert toy.startswith("cnn-fast: +1.40 points for 14.0× the training time of mlp")
+
+
+def test_runs_are_labelled_by_name_then_model_then_folder():
+    runs_ = [summary("20261123-100000-knn-base", 0.9, 1, tag="base"),
+             summary("20261123-100001-knn", 0.9, 1), summary("20261123-100002-mlp", 0.9, 1)]
+    runs_[1:] = [replace(s, model=s.name.split("-")[-1]) for s in runs_[1:]]
+    assert [report.label(s, runs_) for s in runs_] == ["base", "knn", "mlp"]
+    twice = [*runs_, replace(runs_[2], name="20261123-100003-mlp")]
+    assert [report.label(s, twice) for s in twice][2:] == ["20261123-100002-mlp",
+                                                            "20261123-100003-mlp"]
 
 
 def test_compare_without_runs_says_so(kdigits, tmp_path):
@@ -231,3 +251,110 @@ def test_overall_table_prints_every_number_as_caret_does(train_sample):
         for name, text in rows.items():
             assert re.search(rf"^ *{re.escape(name)} : {re.escape(text)} *$", printed, re.M), \
                 (name, text)
+
+
+def in_folder(folder: Path, *args: str, columns: int = 120):
+    """`kdigits ARGS` run from ``folder``, as a user in their project folder (this
+    checkout's kaggle_digits, whatever the current folder)."""
+    return run_kdigits(*args, cwd=folder, env={"PYTHONPATH": str(REPO),
+                                               "COLUMNS": str(columns)})
+
+
+@pytest.fixture
+def runs_folder(mlp_run, forest_run, tmp_path) -> Path:
+    """A project folder whose runs/ holds both real runs and the compare.png that older
+    versions of kdigits left there."""
+    runs_dir = tmp_path / "runs"
+    for run in (mlp_run, forest_run):
+        shutil.copytree(run, runs_dir / run.name)
+    (runs_dir / "compare.png").write_bytes(b"\x89PNG left by an older kdigits")
+    return tmp_path
+
+
+@pytest.mark.slow  # uses real `kdigits cv` runs
+def test_compare_twice_in_a_row_writes_two_plots_and_replaces_nothing(runs_folder):
+    runs_dir = runs_folder / "runs"
+    before = sorted(p.name for p in runs_dir.iterdir())
+    globbed = sorted(str(p.relative_to(runs_folder)) for p in runs_dir.iterdir())  # runs/*
+    first = in_folder(runs_folder, "compare", *globbed)
+    assert first.returncode == 0, first.stderr
+    assert ("note: skipped: runs/compare.png is not a kdigits run folder (no config.json)"
+            in first.stdout)
+    (plot,) = (runs_folder / "reports").iterdir()
+    assert re.fullmatch(r"compare-\d{8}-\d{6}\.png", plot.name)
+    assert f"wrote reports/{plot.name}" in first.stdout
+    drawn = plot.read_bytes()
+    assert drawn.startswith(b"\x89PNG")
+
+    second = in_folder(runs_folder, "compare", *globbed)
+    assert second.returncode == 0, second.stderr
+    plots_now = sorted((runs_folder / "reports").iterdir())
+    assert len(plots_now) == 2 and plot in plots_now
+    assert plot.read_bytes() == drawn  # the first plot is never replaced
+    assert sorted(p.name for p in runs_dir.iterdir()) == before  # nothing new in runs/
+
+    out = runs_folder / "mine.png"
+    assert in_folder(runs_folder, "compare", "--out", str(out)).returncode == 0
+    refused = in_folder(runs_folder, "compare", "--out", str(out))
+    assert refused.returncode == 2 and "use --force" in refused.stderr
+
+
+@pytest.mark.slow  # uses real `kdigits cv` runs
+def test_compare_fails_in_one_line_when_no_entry_is_a_finished_run(runs_folder):
+    unfinished = runs_folder / "runs" / next(p.name for p in (runs_folder / "runs").iterdir()
+                                             if p.is_dir())
+    (unfinished / "metrics.json").unlink()
+    done = in_folder(runs_folder, "compare", "runs/compare.png", str(unfinished))
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("error: no finished runs to compare given: run "
+                                   "`kdigits cv` first")
+    assert "skipped: runs/compare.png is not a kdigits run folder" in done.stdout
+    assert f"skipped: {unfinished} has not finished" in done.stdout
+    assert not (runs_folder / "reports").exists()
+
+
+@pytest.mark.slow  # uses real `kdigits cv` runs
+def test_compare_shows_full_run_ids_at_80_columns(runs_folder, mlp_run):
+    long = runs_folder / "runs" / f"{mlp_run.name}-with-a-longish-tag"
+    (runs_folder / "runs" / mlp_run.name).rename(long)
+    done = in_folder(runs_folder, "compare", columns=80)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    table = lines[:next(i for i, line in enumerate(lines) if line.startswith("below each"))]
+    assert max(len(line) for line in table) <= 80  # (sentences wrap in the terminal)
+    assert any(line.startswith(long.name + " ") for line in lines)  # whole, on one line
+    for run in (long, runs_folder / "runs" / next(
+            p.name for p in (runs_folder / "runs").iterdir() if "forest" in p.name)):
+        kappa = metrics_of(run)["oof"]["overall"]["kappa"]
+        row = next(line for line in lines if line.startswith(run.name))
+        assert f"{kappa:.4f}" in row
+    assert "acc. %/min" not in done.stdout
+
+
+@pytest.mark.slow  # uses a real `kdigits cv` run
+def test_report_config_table_shows_the_value_each_option_took(mlp_run):
+    rows = dict(report.build_context(mlp_run)["config"])
+    assert all(value != "" for value in rows.values())
+    config = json.loads((mlp_run / "config.json").read_text())
+    assert config["options"]["batch_size"] is None  # not given on the command line…
+    assert rows["options.batch_size"] == f"{config['training']['batch_size']} (recipe)"
+    assert rows["options.epochs"] == "1"  # …given
+    assert rows["options.params"] == "none"
+    (first, *_) = config["rows"]["folds"]
+    assert rows["rows.folds"] == (f"2 folds, each {first['train_rows']:,} train / "
+                                  f"{first['test_rows']:,} test rows")
+    assert rows["training.model_options"] == "width=512 (builder defaults)"
+
+
+@pytest.mark.slow  # uses a real `kdigits cv` run
+def test_report_links_the_runs_curves_instead_of_copying_them(run_copy):
+    (run_copy / "report-curves.png").write_bytes((run_copy / "curves.png").read_bytes())
+    curves = (run_copy / "curves.png").read_bytes()
+    _, md_path = report.write_report(run_copy)
+    assert not (run_copy / "report-curves.png").exists()  # the old copy is gone
+    assert (run_copy / "curves.png").read_bytes() == curves
+    assert "![Training curves](curves.png)" in md_path.read_text()
+    pngs = sorted(p.name for p in run_copy.glob("*.png"))
+    assert pngs == ["curves.png", "report-confusion-holdout.png", "report-confusion-oof.png",
+                    "report-mistakes.png", "report-per-class-holdout.png",
+                    "report-per-class-oof.png"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -263,6 +264,28 @@ def test_submit_from_a_run_averages_its_fold_models(knn_run, sample_files, tmp_p
     assert record["run"] == str(knn_run) and record["refit"] is False
     assert len(record["fold_models"]) == 2 and record["config"]["preset"] == "knn"
     assert record["score"]["accuracy"] > 0.85  # PCA + 4-NN on 1,350 digits per fold
+
+
+def test_submit_name_labels_the_file_and_a_run_is_found_by_its_name(
+        sample_files, tmp_path, kd_here, monkeypatch):
+    from kaggle_digits import runs, splits, train
+
+    monkeypatch.chdir(tmp_path)  # a project folder: runs/ and submissions/ in it
+    plan = runs.plan_cv(sample_files["train"], splits.SplitConfig(folds=2, holdout=0.1),
+                        train.config_for("knn"), runs_dir="runs", name="base")
+    runs.run_cv(plan)
+    assert plan.run_dir.name.endswith("-knn-base")
+
+    result = kd_here("submit", "--run", "base", "--name", "v1", *data_args(sample_files))
+    assert result.returncode == 0, result.stdout + result.stderr
+    (made,) = (tmp_path / "submissions").glob("*.csv")
+    assert re.fullmatch(r"submission-knn-folds-v1-\d{8}-\d{6}\.csv", made.name)
+    record = json.loads(made.with_suffix(".json").read_text())
+    assert record["name"] == "v1" and record["run"] == str(plan.run_dir)
+    assert_one_line_error(kd_here("submit", "--model", "knn", "--name", "v 1",
+                                  *data_args(sample_files)), "--name 'v 1'")
+    assert_one_line_error(kd_here("submit", "--run", "no-such-name",
+                                  *data_args(sample_files)), "no-such-name is not a kdigits run")
 
 
 def test_submit_refit_trains_once_with_the_runs_config(knn_run, sample_files, tmp_path,

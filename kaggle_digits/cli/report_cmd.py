@@ -7,14 +7,19 @@ for pandas, Jinja2 or matplotlib.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from kaggle_digits.cli.app import app, console, folder
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.locations import locations
+
+if TYPE_CHECKING:
+    from kaggle_digits.report import RunSummary
 
 WHERE = locations()  # the project folders, or a Kaggle notebook's
 
@@ -112,34 +117,70 @@ def show(
 @app.command()
 def compare(
     runs: Annotated[list[Path] | None, typer.Argument(
-        help="Run folders (default: every run under runs/).")] = None,
+        help="Run folders or --name tags (default: every finished run under --root); "
+             "entries that are not finished runs are skipped with a note.")] = None,
     root: Annotated[Path, typer.Option(help="Where to look for runs by default.",
                                        callback=folder)] = WHERE.runs,
     out: Annotated[Path | None, typer.Option(
         help="Scatter of accuracy vs training time.",
-        show_default="ROOT/compare.png, replaced on each call")] = None,
+        show_default=f"a new {WHERE.reports}/compare-<time>.png on each call")] = None,
     force: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
 ) -> None:
     """Compare runs: accuracy, kappa and training time, and the trade-off in one line."""
-    from kaggle_digits.report import compare_runs, label, tradeoff, write_compare_plot
+    from kaggle_digits.report import (
+        compare_plot_path,
+        compare_runs,
+        label,
+        tradeoff,
+        write_compare_plot,
+    )
 
-    summaries = compare_runs(runs or None, root=root)
-    table = Table(title="Runs, best out-of-fold accuracy first", title_justify="left")
-    for name, justify in (("run", "left"), ("model", "left"), ("parameters", "left"),
-                          ("folds", "right"), ("OOF accuracy ± sd", "right"),
-                          ("holdout acc.", "right"), ("kappa", "right"),
-                          ("train min", "right"), ("acc. %/min", "right")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    skipped: list[str] = []
+    try:
+        summaries = compare_runs(runs or None, root=root, skipped=skipped)
+    finally:  # what was skipped, even when nothing was left to compare
+        for note in skipped:
+            console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
+    console.print(compare_table(summaries))
+    console.print(tradeoff(summaries), highlight=False)
+    path = write_compare_plot(summaries, out or compare_plot_path(WHERE.reports), force=force)
+    console.print(f"wrote {path} ({', '.join(label(s, summaries) for s in summaries)})",
+                  highlight=False, soft_wrap=True)
+
+
+def compare_table(summaries: list[RunSummary]) -> Table:
+    """One row per run: the full run ID on one line, never cut (IDs of one day share their
+    first 9 characters), with folds, weights and changed settings wrapped to its width
+    beneath it; the light box leaves the numbers room at 80 columns."""
+    from kaggle_digits.plots import minutes_text
+
+    width = max(len(s.name) for s in summaries)
+    table = Table(title="Runs, best out-of-fold accuracy first", title_justify="left",
+                  title_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  caption="below each run: folds, weights, and what differs from the preset",
+                  caption_justify="left")
+    table.add_column("run", no_wrap=True, overflow="fold")
+    for name in ("OOF acc. ± sd", "holdout", "kappa", "train min"):
+        table.add_column(name, justify="right")
     for s in summaries:
         sd = f" ± {s.oof_accuracy_sd:.2%}" if s.oof_accuracy_sd == s.oof_accuracy_sd else ""
-        table.add_row(s.name, s.model, s.parameters, str(s.folds), f"{s.oof_accuracy:.2%}{sd}",
-                      _pct(s.holdout_accuracy), f"{s.kappa:.4f}", f"{s.train_minutes:.2f}",
-                      f"{s.accuracy_per_minute:.1f}")
-    console.print(table)
-    console.print(tradeoff(summaries))
-    path = write_compare_plot(summaries, out or root / "compare.png",
-                              force=force or out is None)
-    console.print(f"wrote {path} ({', '.join(label(s, summaries) for s in summaries)})")
+        details = _pack(s.details, max(width, 24))
+        table.add_row(Text(s.name).append(f"\n{details}", style="dim"),
+                      f"{s.oof_accuracy:.2%}{sd}", _pct(s.holdout_accuracy), f"{s.kappa:.4f}",
+                      minutes_text(s.train_minutes))
+    return table
+
+
+def _pack(items: list[str], width: int, indent: str = "  ") -> str:
+    """Items joined by " · ", a new line only between items ("1 epoch" stays whole)."""
+    lines = [""]
+    for item in items:
+        joined = f"{lines[-1]} · {item}" if lines[-1] else item
+        if lines[-1] and len(indent + joined) > width:
+            lines.append(item)
+        else:
+            lines[-1] = joined
+    return "\n".join(indent + line for line in lines)
 
 
 def _pct(value: float) -> str:

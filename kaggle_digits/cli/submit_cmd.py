@@ -113,13 +113,17 @@ def submit(
     params: Annotated[Path | None, typer.Option(
         metavar="FILE", help="Train with a `kdigits tune` best.json: its model, recipe and "
                              "layer options.")] = None,
+    name: Annotated[str | None, typer.Option(
+        metavar="TAG", help="Label the submission: submission-<model>-TAG-<time>.csv, "
+                            "and recorded in its JSON.")] = None,
 ) -> None:
     """Train a preset (or reuse a cv run), predict test.csv and write a Kaggle submission."""
     plan = plan_submit(SubmitConfig(model=model, run=run, refit=refit, train=train, test=test,
                                     out=out, force=force, seed=seed, epochs=epochs,
                                     members=members, early_stopping=early_stopping,
                                     jobs=jobs, tta=tta, solution=solution,
-                                    upload=upload, message=message, params=params),
+                                    upload=upload, message=message, params=params,
+                                    name=name),
                        command=_command())
     for note in plan.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)

@@ -15,6 +15,7 @@ from typing import Annotated
 
 import numpy as np
 import typer
+from rich import box
 from rich.table import Table
 
 from kaggle_digits import runs
@@ -139,6 +140,10 @@ def cv(
     verbose: Annotated[bool, typer.Option(
         "--verbose", "-v", help="Everything: caret's by-class block with every statistic "
                                 "(--mode everything, unless --mode is given).")] = False,
+    name: Annotated[str | None, typer.Option(
+        metavar="TAG", help="Label the run: folder <time>-<model>-TAG; `runs` and `compare` "
+                            "show it, and TAG names the run wherever one is asked for.")]
+        = None,
 ) -> None:
     """Cross-validate a model: stratified folds, a holdout, caret statistics, a run folder.
 
@@ -159,7 +164,7 @@ def cv(
         test_size=test_size, seed=seed, epochs=epochs, members=members,
         batch_size=batch_size, learning_rate=learning_rate, optimizer=optimizer,
         early_stopping=early_stopping, params=params, runs_dir=runs_dir, jobs=jobs,
-        threads=threads)
+        threads=threads, name=name)
     # Loading the data and Keras takes seconds: a spinner says so at once, and the plan
     # lines are printed above it as they are known.
     with console.status("Loading the training data and the model…"):
@@ -313,17 +318,22 @@ def runs_cmd(
                                            callback=folder)] = WHERE.runs,
 ) -> None:
     """List cross-validation runs: model, folds, OOF and holdout accuracy, kappa, minutes."""
+    from kaggle_digits.plots import minutes_text
+
     found = runs.list_runs(runs_dir)
     if not found:
         missing = "" if runs_dir.is_dir() else " (the folder does not exist)"
         console.print(f"no runs under {runs_dir}/ yet{missing}: start one with `kdigits cv`",
                       highlight=False)
         return
-    table = Table(title=f"Runs in {runs_dir}/", title_justify="left", title_style="bold")
-    for column, justify in (("run", "left"), ("model", "left"), ("folds", "right"),
-                            ("OOF acc", "right"), ("holdout acc", "right"),
-                            ("kappa", "right"), ("minutes", "right"), ("status", "left")):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    # the full run ID on one line, never cut (two runs of a second share its first 15
+    # characters); the light box leaves the numbers room at 80 columns
+    table = Table(title=f"Runs in {runs_dir}/", title_justify="left", title_style="bold",
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("run", no_wrap=True, overflow="fold")
+    for column in ("folds", "OOF acc", "holdout", "kappa", "minutes"):
+        table.add_column(column, justify="right")
+    unfinished: list[runs.Run] = []
     for run in found:
         total = len((run.config.get("rows") or {}).get("folds") or [])
         done = len(runs.finished_folds(run.path))
@@ -331,10 +341,17 @@ def runs_cmd(
         oof = (metrics.get("oof") or {}).get("overall") or {}
         hold = (metrics.get("holdout") or {}).get("overall") or {}
         minutes = runs.minutes(run)
-        table.add_row(run.name, run.model, f"{done}/{total}", _fmt(oof.get("accuracy")),
+        if not run.finished:
+            unfinished.append(run)
+        table.add_row(run.name, f"{done}/{total}", _fmt(oof.get("accuracy")),
                       _fmt(hold.get("accuracy")), _fmt(oof.get("kappa")),
-                      "–" if minutes is None else f"{minutes:.1f}",
-                      "done" if run.finished else "[yellow]unfinished[/] (--resume)")
+                      "–" if minutes is None else minutes_text(minutes),
+                      style=None if run.finished else "yellow")
+    if unfinished:
+        which = str(unfinished[0].path) if len(unfinished) == 1 else "RUN"
+        table.caption = (f"unfinished: {', '.join(r.name for r in unfinished)}; finish with "
+                         f"`kdigits cv --resume {which}`")
+        table.caption_justify = "left"
     console.print(table)
 
 
