@@ -140,7 +140,7 @@ def cross_validate(model: str | None = None, *, train: PathLike | None = None,
                    optimizer: str | None = None, members: int | None = None,
                    early_stopping: int | None = None, params: PathLike | None = None,
                    runs_dir: PathLike | None = None,
-                   jobs: int = 1, threads: int | None = None,
+                   jobs: int = 1, threads: int | None = None, name: str | None = None,
                    mode: str = DEFAULT_PRINT_MODE, report: bool = True,
                    progress: bool = True) -> CrossValidation:
     """``kdigits cv``: stratified k-fold CV of a preset, with a holdout, in a new run folder.
@@ -155,7 +155,7 @@ def cross_validate(model: str | None = None, *, train: PathLike | None = None,
     10% of its training rows and keeps the best epoch; ``params`` trains with a `kdigits
     tune` best.json. ``model`` may be a preset or your own ``FILE.py:FUNCTION``. ``jobs``
     trains that many folds at once in worker processes, ``threads`` CPU threads each (as
-    ``kdigits cv --jobs --threads``).
+    ``kdigits cv --jobs --threads``); ``name`` labels the run (``--name``).
     ``mode`` is caret's print mode for the statistics. An interrupted run keeps its
     finished folds: finish it with :func:`resume`.
     """
@@ -167,7 +167,7 @@ def cross_validate(model: str | None = None, *, train: PathLike | None = None,
         optimizer=optimizer, early_stopping=early_stopping,
         params=Path(params) if params is not None else None,
         runs_dir=Path(runs_dir) if runs_dir is not None else None, jobs=jobs,
-        threads=threads)
+        threads=threads, name=name)
     called = {k: v for k, v in vars(options).items() if v is not None}
     plan, _ = runs.plan_from_options(options, command=_call("cross_validate", called),
                                      extra={"mode": mode})
@@ -249,7 +249,7 @@ def make_submission(model: str | None = None, *, run: PathLike | CrossValidation
                     force: bool = False, seed: int | None = None, epochs: int | None = None,
                     members: int | None = None, early_stopping: int | None = None,
                     jobs: int = 1, tta: bool = False, solution: PathLike | None = None,
-                    params: PathLike | None = None,
+                    params: PathLike | None = None, name: str | None = None,
                     progress: bool = True) -> SubmitResult:
     """``kdigits submit``: train a preset on every row (or average a cv run's fold
     models, or ``refit`` the run's config on every row), predict the test file and write
@@ -259,6 +259,8 @@ def make_submission(model: str | None = None, *, run: PathLike | CrossValidation
     vs training class shares) and, when a solution is known (``solution``, or the
     solution.csv belonging to the test file), ``score`` as caret's statistics. Nothing is
     trained if an option or an input file is wrong, or ``out`` exists without ``force``.
+    ``jobs`` trains the seeded members at once in worker processes, ``early_stopping``
+    stops on 10% carved from the training rows, ``name`` labels the file and its record.
     """
     from kaggle_digits.submit import SubmitConfig, plan_models, plan_submit, run_submit
 
@@ -266,7 +268,7 @@ def make_submission(model: str | None = None, *, run: PathLike | CrossValidation
                           refit=refit, train=_path(train), test=_path(test), out=_path(out),
                           force=force, seed=seed, epochs=epochs, members=members,
                           early_stopping=early_stopping, jobs=jobs, tta=tta,
-                          solution=_path(solution), params=_path(params))
+                          solution=_path(solution), params=_path(params), name=name)
     defaults = asdict(SubmitConfig())
     given = {k: v for k, v in asdict(config).items() if v != defaults[k]}
     plan = plan_submit(config, command=_call("make_submission", given))

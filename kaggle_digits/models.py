@@ -65,7 +65,8 @@ class Recipe:
         if self.optimizer is None:
             return "scikit-learn fit on pixels/255"
         lr = f" lr {self.learning_rate:g}" if self.learning_rate is not None else ""
-        parts = [f"{self.optimizer}{lr}", f"{self.epochs} epochs", f"batch {self.batch_size}"]
+        epochs = f"{self.epochs} epoch{'' if self.epochs == 1 else 's'}"
+        parts = [f"{self.optimizer}{lr}", epochs, f"batch {self.batch_size}"]
         if self.schedule != "constant":
             parts.append(self.schedule)
         if self.validation_split:
