@@ -141,7 +141,7 @@ def cross_validate(model: str | None = None, *, train: PathLike | None = None,
                    early_stopping: int | None = None, params: PathLike | None = None,
                    runs_dir: PathLike | None = None,
                    jobs: int = 1, threads: int | None = None, name: str | None = None,
-                   mode: str = DEFAULT_PRINT_MODE, report: bool = True,
+                   options: dict | None = None, mode: str = DEFAULT_PRINT_MODE, report: bool = True,
                    progress: bool = True) -> CrossValidation:
     """``kdigits cv``: stratified k-fold CV of a preset, with a holdout, in a new run folder.
 
@@ -155,21 +155,22 @@ def cross_validate(model: str | None = None, *, train: PathLike | None = None,
     10% of its training rows and keeps the best epoch; ``params`` trains with a `kdigits
     tune` best.json. ``model`` may be a preset or your own ``FILE.py:FUNCTION``. ``jobs``
     trains that many folds at once in worker processes, ``threads`` CPU threads each (as
-    ``kdigits cv --jobs --threads``); ``name`` labels the run (``--name``).
+    ``kdigits cv --jobs --threads``); ``name`` labels the run (``--name``); ``options``
+    sets layer options, e.g. ``{"elastic": 34}`` (``--option elastic=34``).
     ``mode`` is caret's print mode for the statistics. An interrupted run keeps its
     finished folds: finish it with :func:`resume`.
     """
     check_mode(mode)  # every mistake fails before the run folder is made
-    options = runs.CVOptions(
+    asked = runs.CVOptions(
         model=model, train=Path(train) if train is not None else None, folds=folds,
         holdout=holdout, percent=percent, test_size=test_size, seed=seed, epochs=epochs,
         members=members, batch_size=batch_size, learning_rate=learning_rate,
         optimizer=optimizer, early_stopping=early_stopping,
         params=Path(params) if params is not None else None,
         runs_dir=Path(runs_dir) if runs_dir is not None else None, jobs=jobs,
-        threads=threads, name=name)
-    called = {k: v for k, v in vars(options).items() if v is not None}
-    plan, _ = runs.plan_from_options(options, command=_call("cross_validate", called),
+        threads=threads, name=name, model_options=options or None)
+    called = {k: v for k, v in vars(asked).items() if v is not None}
+    plan, _ = runs.plan_from_options(asked, command=_call("cross_validate", called),
                                      extra={"mode": mode})
     return _cross_validate(plan, mode=mode, report=report, progress=progress, jobs=jobs)
 
@@ -250,7 +251,7 @@ def make_submission(model: str | None = None, *, run: PathLike | CrossValidation
                     members: int | None = None, early_stopping: int | None = None,
                     jobs: int = 1, tta: bool = False, solution: PathLike | None = None,
                     params: PathLike | None = None, name: str | None = None,
-                    progress: bool = True) -> SubmitResult:
+                    options: dict | None = None, progress: bool = True) -> SubmitResult:
     """``kdigits submit``: train a preset on every row (or average a cv run's fold
     models, or ``refit`` the run's config on every row), predict the test file and write
     the bundle: ``out`` (Kaggle's ``ImageId,Label``), ``.probs.npy`` and ``.json``.
@@ -260,7 +261,8 @@ def make_submission(model: str | None = None, *, run: PathLike | CrossValidation
     solution.csv belonging to the test file), ``score`` as caret's statistics. Nothing is
     trained if an option or an input file is wrong, or ``out`` exists without ``force``.
     ``jobs`` trains the seeded members at once in worker processes, ``early_stopping``
-    stops on 10% carved from the training rows, ``name`` labels the file and its record.
+    stops on 10% carved from the training rows, ``name`` labels the file and its record,
+    ``options`` sets layer options (``{"elastic": 34}``).
     """
     from kaggle_digits.submit import SubmitConfig, plan_models, plan_submit, run_submit
 
@@ -268,7 +270,8 @@ def make_submission(model: str | None = None, *, run: PathLike | CrossValidation
                           refit=refit, train=_path(train), test=_path(test), out=_path(out),
                           force=force, seed=seed, epochs=epochs, members=members,
                           early_stopping=early_stopping, jobs=jobs, tta=tta,
-                          solution=_path(solution), params=_path(params), name=name)
+                          solution=_path(solution), params=_path(params), name=name,
+                          model_options=options or None)
     defaults = asdict(SubmitConfig())
     given = {k: v for k, v in asdict(config).items() if v != defaults[k]}
     plan = plan_submit(config, command=_call("make_submission", given))

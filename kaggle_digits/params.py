@@ -55,6 +55,22 @@ def record(config: TrainConfig, **about: Any) -> dict[str, Any]:
             "model_options": training["model_options"], **about}
 
 
+def parse_options(items: list[str] | tuple[str, ...] | None) -> dict[str, Any]:
+    """``--option NAME=VALUE`` pairs: a model's layer options from the command line. VALUE
+    is read as JSON (``34``, ``0.5``, ``true``), else kept as text."""
+    options: dict[str, Any] = {}
+    for item in items or ():
+        name, equals, value = item.partition("=")
+        if not equals or not name.strip().isidentifier():
+            raise KdigitsError(f"--option takes NAME=VALUE (e.g. --option elastic=34), "
+                               f"not {item!r}")
+        try:
+            options[name.strip()] = json.loads(value)
+        except ValueError:
+            options[name.strip()] = value
+    return options
+
+
 def load(path: str | os.PathLike[str]) -> Params:
     """Read and check a params file; every problem is one line naming the file."""
     path = Path(path)

@@ -302,6 +302,7 @@ class CVOptions:
     learning_rate: float | None = None
     optimizer: str | None = None
     early_stopping: int | None = None  # patience in epochs; stops on rows carved from training
+    model_options: dict | None = None  # layer options (``--option NAME=VALUE``)
     params: Path | None = None
     runs_dir: Path | None = None
     jobs: int = 1  # folds trained at once, in worker processes
@@ -342,6 +343,9 @@ def plan_from_options(options: CVOptions, *, command: str = "",
     recipe = {k: v for k in ("epochs", "members", "batch_size", "learning_rate", "optimizer",
                              "early_stopping")
               if (v := getattr(options, k)) is not None}
+    if options.model_options:  # on top of the params file's, one by one
+        recipe["model_options"] = {**(tuned.model_options if tuned else {}),
+                                   **options.model_options}
     training = config_for(name, **{**(tuned.overrides() if tuned else {}), **recipe},
                           seed=split.seed)
     train_path = options.train or locations().train

@@ -266,6 +266,7 @@ class SubmitConfig:
     members: int | None = None  # seeded models averaged (the preset's recipe says)
     early_stopping: int | None = None  # patience in epochs, on 10% carved from train.csv
     jobs: int = 1  # seeded members trained at once, in worker processes
+    model_options: dict | None = None  # layer options (``--option NAME=VALUE``)
     tta: bool = False
     solution: Path | None = None  # default: solution.csv beside test, if it belongs to it
     upload: bool = False
@@ -322,10 +323,10 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
     if tuned is not None:
         config = replace(config, model=tuned.model)
     if (config.run is not None and not config.refit
-            and (config.epochs, config.seed, config.members, config.early_stopping)
-            != (None, None, None, None)):
-        raise KdigitsError("--epochs, --seed, --members and --early-stopping only apply when "
-                           "training (--model, or --run with --refit)")
+            and (config.epochs, config.seed, config.members, config.early_stopping,
+                 config.model_options) != (None, None, None, None, None)):
+        raise KdigitsError("--epochs, --seed, --members, --early-stopping and --option only "
+                           "apply when training (--model, or --run with --refit)")
     if config.jobs < 1:
         raise KdigitsError(f"--jobs must be 1 or more, not {config.jobs}")
     if config.run is not None and not config.refit and config.jobs > 1:
@@ -347,6 +348,10 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
         given = {"seed": config.seed, "epochs": config.epochs, "members": config.members,
                  "early_stopping": config.early_stopping}
         tuned_overrides = tuned.overrides() if tuned is not None else {}
+        if config.model_options:  # on top of the params file's (or the run's), one by one
+            recorded = ((cv_run.config.get("training") or {}).get("model_options") or {}
+                        if cv_run is not None else tuned_overrides.get("model_options", {}))
+            given["model_options"] = {**recorded, **config.model_options}
         training = training_config(name, {**tuned_overrides, **given}, cv_run)
     source = "" if cv_run is None else f"-{'refit' if config.refit else 'folds'}"
     label = short_name(name) + source + (f"-{config.name}" if config.name else "")

@@ -75,12 +75,7 @@ def config_for(preset_name: str, **overrides: Any) -> TrainConfig:
             options = ", ".join("--" + k.replace("_", "-") for k in keras_only)
             raise KdigitsError(f"{options} apply to Keras models only, not {preset_name}")
     recipe = asdict(preset.recipe)
-    config = settle(TrainConfig(preset=preset_name, **{**recipe, **given}))
-    unknown = sorted(set(config.model_options) - set(preset.options()))
-    if unknown:
-        takes = ", ".join(preset.options()) or "no options"
-        raise KdigitsError(f"{preset_name} has no option {', '.join(unknown)}; it takes {takes}")
-    return config
+    return settle(TrainConfig(preset=preset_name, **{**recipe, **given}))
 
 
 def settle(config: TrainConfig) -> TrainConfig:
@@ -90,6 +85,12 @@ def settle(config: TrainConfig) -> TrainConfig:
     if config.early_stopping and not config.validation_split:
         config = replace(config, validation_split=EARLY_STOPPING_SPLIT)
     _check(config)
+    takes = get_model(config.preset).options()
+    unknown = sorted(set(config.model_options) - set(takes))
+    if unknown:
+        raise KdigitsError(f"{config.preset} has no option {', '.join(unknown)}; it takes "
+                           + (", ".join(f"{k} (default {v!r})" for k, v in takes.items())
+                              or "no options"))
     return config
 
 

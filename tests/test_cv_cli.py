@@ -188,3 +188,28 @@ def test_ctrl_c_keeps_finished_folds_and_resume_matches_an_uninterrupted_run(
     assert a["oof"] == b["oof"] and a["holdout"] == b["holdout"]
     assert [(f["accuracy"], f["kappa"]) for f in a["folds"]] == [
         (f["accuracy"], f["kappa"]) for f in b["folds"]]
+
+
+def test_layer_options_from_the_command_line(kdigits, sample_files, tmp_path) -> None:
+    """`--option NAME=VALUE` sets a layer option, recorded with the run; mistakes are one
+    line before any training."""
+    done = kdigits("cv", "--model", "mlp-fast", "--train", str(sample_files["train"]),
+                   "--folds", "2", "--holdout", "0", "--epochs", "1", "--option", "width=64",
+                   "--option", "dropout=0.1", "--runs-dir", str(tmp_path / "runs"))
+    assert done.returncode == 0, done.stderr
+    (run,) = (tmp_path / "runs").iterdir()
+    config = json.loads((run / "config.json").read_text())
+    assert config["training"]["model_options"] == {"width": 64, "dropout": 0.1}
+    assert "width 64" in done.stdout  # the recipe line says what was trained
+    for option, message in (
+            ("width", "error: --option takes NAME=VALUE (e.g. --option elastic=34), "
+                      "not 'width'"),
+            ("depth=3", "error: mlp-fast has no option depth; it takes width (default 512), "
+                        "dropout (default 0.3)")):
+        bad = kdigits("cv", "--model", "mlp-fast", "--train", str(sample_files["train"]),
+                      "--option", option, "--runs-dir", str(tmp_path / "bad"))
+        assert (bad.returncode, bad.stderr.strip()) == (2, message)
+        assert not (tmp_path / "bad").exists()
+    shown = kdigits("models", "--model", "best")
+    assert "layer options (--option NAME=VALUE): dropout=0.4, shift=0.1" in shown.stdout
+    assert "elastic=0" in shown.stdout

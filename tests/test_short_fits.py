@@ -107,5 +107,6 @@ def test_submit_refuses_early_stopping_without_training(kdigits, tmp_path) -> No
     done = kdigits("submit", "--run", str(tmp_path), "--early-stopping", "2")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "error: --epochs, --seed, --members and --early-stopping only apply when training "
+        "error: --epochs, --seed, --members, --early-stopping and --option only apply when "
+        "training "
         "(--model, or --run with --refit)"]

@@ -275,7 +275,8 @@ def test_a_bad_params_file_is_one_line(kdigits, tmp_path: Path, env: dict) -> No
                                "recipe": {"epochs": 1}, "model_options": {"width": 64}}))
     done = kdigits("cv", "--params", str(bad), "--runs-dir", str(tmp_path / "runs"), env=env)
     assert done.returncode == 2
-    assert one_error_line(done.stderr) == "error: cnn has no option width; it takes dropout"
+    assert one_error_line(done.stderr) == ("error: cnn has no option width; it takes dropout "
+                                           "(default 0.5)")
     clash = kdigits("submit", "--params", str(bad), "--model", "mlp", env=env)
     assert one_error_line(clash.stderr) == (f"error: {bad} was tuned for cnn, not mlp; "
                                             "drop --model")

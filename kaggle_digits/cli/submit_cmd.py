@@ -18,6 +18,7 @@ from kaggle_digits.errors import KdigitsError
 from kaggle_digits.kaggle_api import upload as kaggle_upload
 from kaggle_digits.locations import locations
 from kaggle_digits.parallel import threads_per_job
+from kaggle_digits.params import parse_options
 from kaggle_digits.progress import plural, prediction_progress, training_progress
 from kaggle_digits.stats import ConfusionStats
 from kaggle_digits.submission_file import expected_rows
@@ -96,6 +97,10 @@ def submit(
     members: Annotated[int | None, typer.Option(
         help="Models with different seeds trained and averaged (best: 3).",
         show_default="the recipe's")] = None,
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", metavar="NAME=VALUE", show_default="the model's",
+        help="A layer option of the model, e.g. --option elastic=34 (`kdigits models "
+             "--model NAME` lists them); repeat for more.")] = None,
     early_stopping: Annotated[int | None, typer.Option(
         metavar="PATIENCE", show_default="off",
         help="Stop training when the loss on 10% of train.csv (carved out, not trained on) "
@@ -121,7 +126,8 @@ def submit(
     plan = plan_submit(SubmitConfig(model=model, run=run, refit=refit, train=train, test=test,
                                     out=out, force=force, seed=seed, epochs=epochs,
                                     members=members, early_stopping=early_stopping,
-                                    jobs=jobs, tta=tta, solution=solution,
+                                    jobs=jobs, model_options=parse_options(option) or None,
+                                    tta=tta, solution=solution,
                                     upload=upload, message=message, params=params,
                                     name=name),
                        command=_command())

@@ -23,7 +23,7 @@ from kaggle_digits.cli.app import app, console, folder
 from kaggle_digits.constants import DEFAULT_MODEL, DEFAULT_PRINT_MODE, PRINT_MODES
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.locations import locations
-from kaggle_digits.params import Params
+from kaggle_digits.params import Params, parse_options
 from kaggle_digits.progress import CVProgress, numbered, plural
 from kaggle_digits.splits import SplitConfig
 
@@ -112,6 +112,10 @@ def cv(
     optimizer: Annotated[str | None, typer.Option(
         help="Optimizer: adam, rmsprop, sgd, adadelta and the other Keras optimizers.",
         show_default=f"the preset's, or {TUNED}")] = None,
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", metavar="NAME=VALUE", show_default="the model's",
+        help="A layer option of the model, e.g. --option elastic=34 (`kdigits models "
+             "--model NAME` lists them); repeat for more.")] = None,
     early_stopping: Annotated[int | None, typer.Option(
         metavar="PATIENCE", show_default="off",
         help="Stop a fold's training when the loss on 10% of its training rows (never its "
@@ -163,7 +167,8 @@ def cv(
         model=model, train=train, folds=folds, holdout=holdout, percent=percent,
         test_size=test_size, seed=seed, epochs=epochs, members=members,
         batch_size=batch_size, learning_rate=learning_rate, optimizer=optimizer,
-        early_stopping=early_stopping, params=params, runs_dir=runs_dir, jobs=jobs,
+        early_stopping=early_stopping, model_options=parse_options(option) or None,
+        params=params, runs_dir=runs_dir, jobs=jobs,
         threads=threads, name=name)
     # Loading the data and Keras takes seconds: a spinner says so at once, and the plan
     # lines are printed above it as they are known.
@@ -297,6 +302,11 @@ def models_cmd(
             console.print(summary_table(model, {}))
         console.print(f"{model}: {chosen.kind}; recipe: {chosen.recipe.describe()}; "
                       f"source: {chosen.source}", highlight=False, soft_wrap=True)
+        if chosen.options():
+            console.print("layer options (--option NAME=VALUE): " + ", ".join(
+                f"{k}={v:g}" if isinstance(v, float) else f"{k}={v!r}"
+                for k, v in chosen.options().items()), highlight=False,
+                soft_wrap=True)
         return
 
     table = Table(title="Model presets (kdigits cv --model NAME)", title_justify="left",
