@@ -394,10 +394,15 @@ def recalibrate_batchnorm(model: Any, x: np.ndarray) -> int:
         return 0
     for norm in norms:
         try:
-            seen = keras.Model(model.inputs, norm.input)
+            seen = keras.Model(model.inputs[0] if len(model.inputs) == 1 else model.inputs,
+                               norm.input)
         except (AttributeError, ValueError):  # a model without a traced graph: leave it
             return 0
-        h = np.asarray(seen.predict(x, batch_size=512, verbose=0), dtype=np.float64)
+        # called, not .predict(): a predict function per sub-model makes TensorFlow warn
+        # about retracing, and a few thousand rows need no compiled loop
+        h = np.concatenate([
+            keras.ops.convert_to_numpy(seen(x[start:start + 512], training=False))
+            for start in range(0, len(x), 512)]).astype(np.float64)
         axes = tuple(a for a in range(h.ndim) if a != norm.axis % h.ndim)
         norm.moving_mean.assign(h.mean(axis=axes).astype(np.float32))
         norm.moving_variance.assign(h.var(axis=axes).astype(np.float32))

@@ -119,8 +119,9 @@ def submit(
         metavar="FILE", help="Train with a `kdigits tune` best.json: its model, recipe and "
                              "layer options.")] = None,
     name: Annotated[str | None, typer.Option(
-        metavar="TAG", help="Label the submission: submission-<model>-TAG-<time>.csv, "
-                            "and recorded in its JSON.")] = None,
+        metavar="TAG", show_default="none",
+        help="Label the submission: TAG goes into the file name, after the model, and into "
+             "its JSON record.")] = None,
 ) -> None:
     """Train a preset (or reuse a cv run), predict test.csv and write a Kaggle submission."""
     plan = plan_submit(SubmitConfig(model=model, run=run, refit=refit, train=train, test=test,

@@ -145,9 +145,9 @@ def cv(
         "--verbose", "-v", help="Everything: caret's by-class block with every statistic "
                                 "(--mode everything, unless --mode is given).")] = False,
     name: Annotated[str | None, typer.Option(
-        metavar="TAG", help="Label the run: folder <time>-<model>-TAG; `runs` and `compare` "
-                            "show it, and TAG names the run wherever one is asked for.")]
-        = None,
+        metavar="TAG", show_default="none",
+        help="Label the run: folder <time>-<model>-TAG; `runs` and `compare` show it, and "
+             "TAG names the run wherever one is asked for.")] = None,
 ) -> None:
     """Cross-validate a model: stratified folds, a holdout, caret statistics, a run folder.
 
