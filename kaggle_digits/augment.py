@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from kaggle_digits.models import keras_module
+from kaggle_digits.backend import keras_module
 
 keras = keras_module()
 
@@ -30,6 +30,9 @@ class ElasticDistortion(keras.layers.Layer):
     def __init__(self, alpha: float = 34.0, sigma: float = 4.0, seed: int | None = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if not sigma > 0 or alpha < 0:
+            raise ValueError(f"elastic distortion needs sigma > 0 and alpha >= 0, not "
+                             f"sigma {sigma}, alpha {alpha}")
         self.alpha, self.sigma, self.seed = float(alpha), float(sigma), seed
         self.generator = keras.random.SeedGenerator(seed)
         radius = max(1, round(3 * self.sigma))

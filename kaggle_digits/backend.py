@@ -27,10 +27,12 @@ import contextlib
 import importlib.metadata
 import importlib.util
 import json
+import logging
 import os
 import random
 import sys
 from pathlib import Path
+from typing import Any
 
 from kaggle_digits.errors import KdigitsError
 
@@ -146,7 +148,7 @@ def _named(gpus: list[str]) -> str:
 def device() -> str:
     """What the models train on, e.g. ``CPU (2 threads)`` or ``NVIDIA H100 80GB HBM3``,
     asked of the backend's own library (so a JAX or PyTorch run never loads TensorFlow).
-    Call it after `models.keras_module`, which silences TensorFlow's start-up log."""
+    Call it after `keras_module`, which silences TensorFlow's start-up log."""
     backend = require()
     if backend == "jax":
         import jax
@@ -239,3 +241,30 @@ def limit_threads(threads: int) -> bool:
                                    f" --xla_cpu_multi_thread_eigen={str(threads > 1).lower()}"
                                    f" intra_op_parallelism_threads={threads}").strip()
     return True
+
+
+def keras_module() -> Any:
+    """Import Keras quietly: TensorFlow's C++ start-up chatter ("oneDNN custom operations",
+    "Could not find cuda drivers", printed by absl before any log level applies) is noise
+    on a CLI, so file descriptor 2 points at /dev/null for the import only. Python errors
+    are raised after it is restored, so a broken install still shows its traceback. The
+    backend (KERAS_BACKEND) is checked first: an unknown or missing one is one line."""
+    if "keras" in sys.modules:
+        return sys.modules["keras"]
+    prepare()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            try:
+                import keras
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+    # tf.function's "retracing" warnings fire when fold models predict in turn: not news
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    keep_tensorflow_out()
+    return keras

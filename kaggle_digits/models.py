@@ -10,43 +10,13 @@ interface (`train.fit` / `TrainedModel.predict_proba`) for the comparison table.
 from __future__ import annotations
 
 import inspect
-import logging
-import os
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kaggle_digits import backend
+from kaggle_digits.backend import keras_module
 from kaggle_digits.errors import KdigitsError
-
-
-def keras_module() -> Any:
-    """Import Keras quietly: TensorFlow's C++ start-up chatter ("oneDNN custom operations",
-    "Could not find cuda drivers", printed by absl before any log level applies) is noise
-    on a CLI, so file descriptor 2 points at /dev/null for the import only. Python errors
-    are raised after it is restored, so a broken install still shows its traceback. The
-    backend (KERAS_BACKEND) is checked first: an unknown or missing one is one line."""
-    if "keras" in sys.modules:
-        return sys.modules["keras"]
-    backend.prepare()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            try:
-                import keras
-            finally:
-                os.dup2(saved, 2)
-    finally:
-        os.close(saved)
-    # tf.function's "retracing" warnings fire when fold models predict in turn: not news
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    backend.keep_tensorflow_out()
-    return keras
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from kaggle_digits.constants import BY_CLASS_ROWS, PROB_COLUMNS
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.fileio import write_bytes, write_text
 from kaggle_digits.models import PRESETS
+from kaggle_digits.params import RECIPE_KEYS
 from kaggle_digits.runs import (
     Run,
     finished_run,
@@ -39,6 +40,7 @@ from kaggle_digits.runs import (
 )
 from kaggle_digits.splits import SplitConfig
 from kaggle_digits.stats import ConfusionStats, stats_from_table
+from kaggle_digits.train import TrainConfig
 
 # Files the report owns in the run folder; a re-run replaces them (and only them). The
 # prefix keeps clear of files the run itself writes, such as curves.png, which the report
@@ -457,10 +459,6 @@ class RunSummary:
         return [*parts, *(self.settings.split(", ") if self.settings else [])]
 
 
-RECIPE_KEYS = ("epochs", "batch_size", "learning_rate", "optimizer", "schedule",
-               "validation_split", "members")
-
-
 def short_count(count: int) -> str:
     """185,258 → "185k", 2,435,210 → "2.4M": enough to tell models apart at a glance."""
     if count >= 1_000_000:
@@ -475,7 +473,7 @@ def changed_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     training = config.get("training") or {}
     preset = PRESETS.get(str(config.get("model")))
     if preset is not None:
-        recipe = asdict(preset.recipe)
+        recipe = {**asdict(TrainConfig(preset.name)), **asdict(preset.recipe)}
         defaults = preset.options()
         changed = {k: training[k] for k in RECIPE_KEYS if k in training
                    and training[k] != recipe[k]}
@@ -495,7 +493,9 @@ SETTING_FORMATS = {"epochs": lambda v: f"{v} epoch{'s' if v != 1 else ''}",
                    "batch_size": "batch {}".format, "learning_rate": lambda v: f"lr {v:g}",
                    "optimizer": str, "schedule": "{} schedule".format,
                    "validation_split": lambda v: f"val. split {v:g}",
-                   "members": lambda v: f"{v} seeds", "percent": lambda v: f"{v:g}% rows",
+                   "members": lambda v: f"{v} seeds",
+                   "early_stopping": lambda v: f"early stop {v}" if v else "no early stop",
+                   "percent": lambda v: f"{v:g}% rows",
                    "holdout": lambda v: f"holdout {v:g}", "seed": "seed {}".format}
 
 

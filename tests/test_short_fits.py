@@ -68,7 +68,8 @@ def test_early_stopping_watches_carved_rows_and_restores_the_best_epoch(
         split: tuple) -> None:
     x, y, _, _ = split
     config = train.config_for("mlp-fast", epochs=40, early_stopping=1, seed=1)
-    assert config.validation_split == train.EARLY_STOPPING_SPLIT
+    assert train.watched_share(config) == train.EARLY_STOPPING_SPLIT
+    assert train.watched_share(train.config_for("mlp-fast")) == 0  # nothing to watch
     trained = train.fit("mlp-fast", x, y, config)
     (info,) = trained.fit_info
     ran = [row for row in trained.history if row["member"] == 1]
@@ -94,7 +95,7 @@ def test_cv_early_stopping_records_where_each_fold_stopped(kdigits, sample_files
     (run,) = (tmp_path / "runs").iterdir()
     config = json.loads((run / "config.json").read_text())
     assert config["training"]["early_stopping"] == 1
-    assert config["training"]["validation_split"] == train.EARLY_STOPPING_SPLIT
+    assert config["training"]["validation_split"] == 0  # implied, so --refit can drop it
     for fold in (1, 2):
         record = json.loads((run / "folds" / f"fold-{fold}.json").read_text())
         (info,) = record["fit_info"]
