@@ -132,6 +132,10 @@ class CrossValidation:
         return "\n".join(parts)
 
 
+# The settings' names where the Python API calls them otherwise, for the recorded command.
+API_NAMES = {"model_options": "options"}
+
+
 def cross_validate(model: str | None = None, *, train: PathLike | None = None,
                    folds: int | None = None, holdout: float | None = None,
                    percent: float | None = None, test_size: float | None = None,
@@ -169,20 +173,22 @@ def cross_validate(model: str | None = None, *, train: PathLike | None = None,
         params=Path(params) if params is not None else None,
         runs_dir=Path(runs_dir) if runs_dir is not None else None, jobs=jobs,
         threads=threads, name=name, model_options=options or None)
-    called = {k: v for k, v in vars(asked).items() if v is not None}
+    called = {API_NAMES.get(k, k): v for k, v in vars(asked).items()  # as it was called
+              if v is not None and not (k == "jobs" and v == 1)}
     plan, _ = runs.plan_from_options(asked, command=_call("cross_validate", called),
                                      extra={"mode": mode})
     return _cross_validate(plan, mode=mode, report=report, progress=progress, jobs=jobs)
 
 
 def resume(run: PathLike | CrossValidation, *, train: PathLike | None = None,
-           mode: str = DEFAULT_PRINT_MODE, report: bool = True,
+           jobs: int = 1, mode: str = DEFAULT_PRINT_MODE, report: bool = True,
            progress: bool = True) -> CrossValidation:
     """``kdigits cv --resume``: finish an interrupted run with its own settings, training
-    only the folds it had not finished (same data, checked by SHA-256; same seeds)."""
+    only the folds (and members) it had not finished (same data, checked by SHA-256; same
+    seeds); ``jobs`` shares them among worker processes."""
     check_mode(mode)
     return _cross_validate(runs.resume_cv(_run_path(run), train), mode=mode, report=report,
-                           progress=progress)
+                           progress=progress, jobs=jobs)
 
 
 def _cross_validate(plan: runs.CVPlan, *, mode: str, report: bool,
@@ -273,7 +279,7 @@ def make_submission(model: str | None = None, *, run: PathLike | CrossValidation
                           solution=_path(solution), params=_path(params), name=name,
                           model_options=options or None)
     defaults = asdict(SubmitConfig())
-    given = {k: v for k, v in asdict(config).items() if v != defaults[k]}
+    given = {API_NAMES.get(k, k): v for k, v in asdict(config).items() if v != defaults[k]}
     plan = plan_submit(config, command=_call("make_submission", given))
     if not progress:
         result = run_submit(plan, plan_models(plan))

@@ -223,6 +223,7 @@ class CVPlan:
     split: Split
     training: TrainConfig
     done: list[int] = field(default_factory=list)  # folds already finished (resume)
+    train_path: str | None = None  # where the data was read (a resume may find it moved)
 
     @property
     def model(self) -> str:
@@ -280,7 +281,8 @@ def plan_cv(train_path: str | os.PathLike[str], split_config: SplitConfig,
         config["model_file"] = {**user_file.to_json(), "copy": MODEL_SOURCE}
         write_text(run_dir / MODEL_SOURCE, user_file.source)
     write_json(run_dir / "config.json", config)
-    return CVPlan(run_dir, config, digits.pixels, digits.labels, split, training)
+    return CVPlan(run_dir, config, digits.pixels, digits.labels, split, training,
+                  train_path=str(train_path))
 
 
 @dataclass(frozen=True)
@@ -313,7 +315,8 @@ class CVOptions:
         """The options set, as ``--option`` names (for messages): all that a resumed run
         would ignore, since it takes them from its config.json (``--train`` only finds the
         same file elsewhere, and ``--jobs`` only sets how many folds run at once)."""
-        return ["--" + k.replace("_", "-") for k, v in asdict(self).items()
+        flags = {"model_options": "--option"}
+        return [flags.get(k, "--" + k.replace("_", "-")) for k, v in asdict(self).items()
                 if v is not None and k not in ("train", "jobs")]
 
 
@@ -348,6 +351,10 @@ def plan_from_options(options: CVOptions, *, command: str = "",
                                    **options.model_options}
     training = config_for(name, **{**(tuned.overrides() if tuned else {}), **recipe},
                           seed=split.seed)
+    members = training.members if get_model(name).is_keras else 1
+    if options.jobs > 1 and split.folds * members == 1:  # it would only cost threads
+        raise KdigitsError(f"--jobs {options.jobs} has nothing to share out: one fold of "
+                           "one model; drop --jobs (or ask for --folds or --members)")
     train_path = options.train or locations().train
     recorded = {**{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()},
                 "model": name, "train": str(train_path), "runs_dir": str(runs_dir),
@@ -389,7 +396,8 @@ def resume_cv(run_path: str | os.PathLike[str],
                            "(SHA-256 differs); pass the original with --train")
     split = make_split(digits.labels, split_config)
     done = [record["fold"] for record in finished_folds(run.path)]
-    return CVPlan(run.path, config, digits.pixels, digits.labels, split, training, done)
+    return CVPlan(run.path, config, digits.pixels, digits.labels, split, training, done,
+                  str(source))
 
 
 # --- training ----------------------------------------------------------------------------
@@ -484,30 +492,52 @@ def run_cv(plan: CVPlan, progress: Progress | None = None, *, jobs: int = 1) -> 
 def _run_folds(plan: CVPlan, progress: _StopOnCtrlC, jobs: int = 1) -> CVResult:
     folds = plan.split.folds
     resumed = sorted(plan.done)
-    number = 0
+    number = 0  # the fold training in this process; 0: workers train, or pooling
+    in_workers = False
     with measure() as session:
         try:
             for number in resumed:
                 record = _read_json(_fold_json(plan.run_dir, number))
                 progress.fold_done(number, len(folds), {**record, "resumed": True})
+            number = 0
             todo = [fold for fold in folds if fold.number not in plan.done]
-            if jobs > 1 and (len(todo) > 1 or (todo and shared_members(plan) > 1)):
-                number = 0
+            if jobs > 1 and len(_work_units(plan, todo)) > 1:
+                in_workers = True
                 _train_in_workers(plan, todo, progress, jobs)
+                in_workers = False
             else:
                 for fold in todo:
                     number = fold.number
                     progress.fold_started(number, len(folds), fold.train.size)
-                    summary = _train_fold(plan, fold, progress)
+                    if _members_kept(plan, fold.number):  # a --jobs run's finished members
+                        summary = _train_members_here(plan, fold, progress)
+                    else:
+                        summary = _train_fold(plan, fold, progress)
                     plan.done.append(number)
                     progress.fold_done(number, len(folds), summary)
-            number = 0
+                number = 0
             result = _finish(plan)
         except KeyboardInterrupt:
-            raise Interrupted(_interrupted_message(plan, number, len(folds))) from None
+            raise Interrupted(_interrupted_message(plan, number, len(folds),
+                                                   in_workers)) from None
     result.resumed = resumed
     result.timing["this_session_wall_s"] = session["wall_s"]
     return result
+
+
+def shared_members(plan: CVPlan) -> int:
+    """How many members each fold's work is split into for workers (1: whole folds)."""
+    return plan.training.members if get_model(plan.model).is_keras else 1
+
+
+def _work_units(plan: CVPlan, todo: Sequence[Any]) -> list[tuple[int, int | None]]:
+    """What workers can share: (fold, member) for each member still to train when a fold
+    has several, else (fold, None) for whole folds."""
+    members = shared_members(plan)
+    if members == 1:
+        return [(fold.number, None) for fold in todo]
+    return [(fold.number, m) for fold in todo for m in range(1, members + 1)
+            if not _member_json(plan.run_dir, fold.number, m).is_file()]
 
 
 def _train_in_workers(plan: CVPlan, todo: list[Any], progress: _StopOnCtrlC,
@@ -529,31 +559,23 @@ def _train_in_workers(plan: CVPlan, todo: list[Any], progress: _StopOnCtrlC,
         plan.done.append(summary["fold"])
         progress.fold_done(summary["fold"], total, summary)
 
-    members = shared_members(plan)
-    if members == 1:
-        tasks = [(str(plan.run_dir), fold.number) for fold in todo]
+    where = (str(plan.run_dir), plan.train_path)
+    units = _work_units(plan, todo)
+    if shared_members(plan) == 1:
+        tasks = [(*where, number) for number, _ in units]
         for summary in run_in_workers(_fold_in_worker, tasks, jobs=jobs, threads=threads,
                                       on_event=forward, check_stop=progress.check):
             finished(summary)
         return
+    waiting = {number for number, _ in units}
     for fold in todo:  # every member finished in an earlier session: nothing to train
-        if all(_member_json(plan.run_dir, fold.number, m).is_file()
-               for m in range(1, members + 1)):
+        if fold.number not in waiting:
             finished(_assemble_fold(plan, fold))
-    tasks = [(str(plan.run_dir), fold.number, member) for fold in todo
-             if fold.number not in plan.done for member in range(1, members + 1)
-             if not _member_json(plan.run_dir, fold.number, member).is_file()]
+    tasks = [(*where, number, member) for number, member in units]
     for record in run_in_workers(_member_in_worker, tasks, jobs=jobs, threads=threads,
                                  on_event=forward, check_stop=progress.check):
-        number = record["fold"]
-        if all(_member_json(plan.run_dir, number, m).is_file()
-               for m in range(1, members + 1)):
-            finished(_assemble_fold(plan, plan.split.folds[number - 1]))
-
-
-def shared_members(plan: CVPlan) -> int:
-    """How many members each fold's work is split into for workers (1: whole folds)."""
-    return plan.training.members if get_model(plan.model).is_keras else 1
+        if _members_done(plan, record["fold"]):
+            finished(_assemble_fold(plan, plan.split.folds[record["fold"] - 1]))
 
 
 def _member_path(run_dir: Path, number: int, member: int, suffix: str) -> Path:
@@ -564,28 +586,53 @@ def _member_json(run_dir: Path, number: int, member: int) -> Path:
     return _member_path(run_dir, number, member, ".json")
 
 
-def _member_in_worker(run_dir: str, number: int, member: int, events: Any) -> dict:
-    """One seeded member of one fold in a worker: trained exactly as among its fold's other
-    members, saved (model, its own probabilities, then its JSON marker) for the main
-    process to average once the fold's last member is in."""
-    plan = resume_cv(run_dir)
+def _members_kept(plan: CVPlan, number: int) -> bool:
+    return shared_members(plan) > 1 and any(
+        _member_json(plan.run_dir, number, m).is_file()
+        for m in range(1, shared_members(plan) + 1))
+
+
+def _members_done(plan: CVPlan, number: int) -> bool:
+    return all(_member_json(plan.run_dir, number, m).is_file()
+               for m in range(1, shared_members(plan) + 1))
+
+
+def _train_members_here(plan: CVPlan, fold: Any, progress: Progress) -> dict:
+    """A fold some of whose members a --jobs session finished: the missing ones trained
+    in this process, then all of them averaged, as if they had trained together."""
+    for member in range(1, shared_members(plan) + 1):
+        if not _member_json(plan.run_dir, fold.number, member).is_file():
+            _train_member(plan, fold, member, progress)
+    return _assemble_fold(plan, fold)
+
+
+def _member_in_worker(run_dir: str, train_path: str | None, number: int, member: int,
+                      events: Any) -> dict:
+    """One seeded member of one fold in a worker process."""
+    plan = resume_cv(run_dir, train_path)
     fold = plan.split.folds[number - 1]
     events.put(("fold_started", (number, len(plan.split.folds), int(fold.train.size))))
+    return _train_member(plan, fold, member, Progress())
+
+
+def _train_member(plan: CVPlan, fold: Any, member: int, progress: Progress) -> dict:
+    """One member trained exactly as among its fold's other members, then saved (model,
+    its own probabilities, then its JSON marker) until the fold's last one is in."""
     x, y = plan.pixels, plan.labels
     with measure() as timing:
         trained = fit(plan.model, x[fold.train], y[fold.train], _fold_config(plan, fold),
-                      validation=(x[fold.test], y[fold.test]), member=member)
+                      validation=(x[fold.test], y[fold.test]), member=member,
+                      progress=progress)
         (oof,) = trained.member_probabilities(x[fold.test])
         (holdout,) = (trained.member_probabilities(x[plan.split.holdout])
                       if plan.split.holdout.size else [np.empty((0, N_CLASSES), np.float32)])
-    path = Path(run_dir)
-    trained.save(_member_path(path, number, member, ".keras"), force=True)
-    with atomic_output(_member_path(path, number, member, ".npz"), force=True,
+    trained.save(_member_path(plan.run_dir, fold.number, member, ".keras"), force=True)
+    with atomic_output(_member_path(plan.run_dir, fold.number, member, ".npz"), force=True,
                        binary=True) as handle:
         np.savez(handle, oof=oof, holdout=holdout)
-    record = {"fold": number, "member": member, "history": trained.history,
+    record = {"fold": fold.number, "member": member, "history": trained.history,
               "fit_info": trained.fit_info, **timing}
-    write_json(_member_json(path, number, member), record, force=True)
+    write_json(_member_json(plan.run_dir, fold.number, member), record, force=True)
     return record
 
 
@@ -607,18 +654,22 @@ def _assemble_fold(plan: CVPlan, fold: Any) -> dict:
                            [i for r in records for i in r["fit_info"]])
     summary = _save_fold(plan, fold, trained, average_probabilities(oof),
                          average_probabilities(holdout), timing)
-    for m in members:
-        for suffix in (".keras", ".npz", ".json"):
-            _member_path(plan.run_dir, fold.number, m, suffix).unlink(missing_ok=True)
-    with contextlib.suppress(OSError):  # still holds other folds' members: keep it
-        (plan.run_dir / "members").rmdir()
+    _forget_members(plan.run_dir, fold.number)
     return summary
 
 
-def _fold_in_worker(run_dir: str, number: int, events: Any) -> dict:
+def _forget_members(run_dir: Path, number: int) -> None:
+    """A finished fold's member files: its own files hold them now."""
+    for path in (run_dir / "members").glob(f"fold-{number}-member-*.*"):
+        path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # still holds other folds' members: keep it
+        (run_dir / "members").rmdir()
+
+
+def _fold_in_worker(run_dir: str, train_path: str | None, number: int, events: Any) -> dict:
     """One fold in a worker process: the run re-opened from its folder (same data, checked
     by SHA-256; same split and seeds), the fold trained and saved as in the main process."""
-    plan = resume_cv(run_dir)
+    plan = resume_cv(run_dir, train_path)
     fold = plan.split.folds[number - 1]
     events.put(("fold_started", (number, len(plan.split.folds), int(fold.train.size))))
     return _train_fold(plan, fold, Progress())
@@ -628,9 +679,11 @@ def _fold_json(run_dir: Path, number: int) -> Path:
     return run_dir / "folds" / f"fold-{number}.json"
 
 
-def _interrupted_message(plan: CVPlan, number: int, total: int) -> str:
+def _interrupted_message(plan: CVPlan, number: int, total: int,
+                         in_workers: bool = False) -> str:
     done = sorted(plan.done)
-    where = f"in fold {number} of {total}" if number else "while pooling the folds"
+    where = (f"in fold {number} of {total}" if number else
+             "while workers were training" if in_workers else "while pooling the folds")
     kept = ("no fold finished" if not done else
             f"fold{'s' if len(done) > 1 else ''} {', '.join(map(str, done))} kept in "
             f"{plan.run_dir}")
@@ -671,7 +724,9 @@ def _save_fold(plan: CVPlan, fold: Any, trained: TrainedModel, oof: np.ndarray,
     summary = {"fold": fold.number, "accuracy": stats.accuracy, "kappa": stats.kappa,
                "wall_s": timing["wall_s"], "user_s": timing["user_s"],
                "system_s": timing["system_s"],
-               "epochs": config.epochs if trained.is_keras else None,
+               # early stopping: the most epochs any member ran, else the recipe's
+               "epochs": (max((i.get("epochs_run", config.epochs) for i in trained.fit_info),
+                              default=config.epochs) if trained.is_keras else None),
                "seed": config.seed, "train_rows": int(fold.train.size),
                "test_rows": int(fold.test.size), "history": trained.history,
                "fit_info": trained.fit_info}
@@ -699,6 +754,9 @@ def _finish(plan: CVPlan) -> CVResult:
     """Pool the saved folds into the run's summary files (derived, so rewritten freely)."""
     import pandas as pd
 
+    if (plan.run_dir / "members").is_dir():  # left by a Ctrl-C as a fold was saved
+        for fold in plan.split.folds:
+            _forget_members(plan.run_dir, fold.number)
     run_dir, y = plan.run_dir, plan.labels
     records, oof_parts, holdout_sum = [], [], None
     for fold in plan.split.folds:

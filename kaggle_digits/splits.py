@@ -214,7 +214,13 @@ def _what_works(labels: np.ndarray, config: SplitConfig, step: str) -> str | Non
         if found is not None:
             return f"the smallest --percent that works with {_others(config)} is {found:g}"
     if step == "folds":
-        fewer = next((k for k in range(config.folds - 1, 0, -1) if works(folds=k)), None)
+        # k folds need k rows of the rarest digit present (`kfold`): read it, not search
+        rows = subsample(labels, config.percent, config.seed)
+        cv_rows, _ = holdout_split(labels, rows, config.holdout, config.seed)
+        counts = np.bincount(labels[cv_rows])
+        smallest = int(counts[counts > 0].min()) if cv_rows.size else 0
+        fewer = (min(smallest, config.folds - 1) if smallest >= 2
+                 else 1 if works(folds=1) else None)
         return (None if fewer is None else "use --folds 1 (one train/test split)"
                 if fewer == 1 else f"use --folds {fewer} or fewer")
     if step not in ("holdout", "test_size"):

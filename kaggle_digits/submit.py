@@ -353,6 +353,9 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
                         if cv_run is not None else tuned_overrides.get("model_options", {}))
             given["model_options"] = {**recorded, **config.model_options}
         training = training_config(name, {**tuned_overrides, **given}, cv_run)
+        if config.jobs > 1 and training.members == 1:
+            raise KdigitsError(f"--jobs trains seeded members at once, and {name} trains "
+                               "one; drop --jobs or add --members N")
     source = "" if cv_run is None else f"-{'refit' if config.refit else 'folds'}"
     label = short_name(name) + source + (f"-{config.name}" if config.name else "")
     out = config.out or default_output(label)

@@ -91,12 +91,21 @@ def watched_share(config: TrainConfig) -> float:
 def settle(config: TrainConfig) -> TrainConfig:
     """Check a config, its recipe and its layer options' names, before any work."""
     _check(config)
-    takes = get_model(config.preset).options()
+    preset = get_model(config.preset)
+    takes = preset.options()
     unknown = sorted(set(config.model_options) - set(takes))
     if unknown:
         raise KdigitsError(f"{config.preset} has no option {', '.join(unknown)}; it takes "
                            + (", ".join(f"{k} (default {v!r})" for k, v in takes.items())
                               or "no options"))
+    if config.model_options:  # a value the builder cannot take fails now, not mid-run
+        try:
+            preset.parameters(**config.model_options)
+        except (ValueError, TypeError) as error:
+            given = ", ".join(f"{k}={v!r}" for k, v in config.model_options.items())
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise KdigitsError(f"{config.preset} cannot be built with {given}: "
+                               f"{reason}") from None
     return config
 
 

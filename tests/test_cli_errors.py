@@ -150,6 +150,8 @@ def test_outputs_into_a_missing_folder_are_refused(kd, sample_files, tmp_path) -
                    f"the folder {missing} does not exist")
     one_error_line(kd("score", solution, "-s", solution, "--json", str(missing / "s.json")),
                    f"--json {missing / 's.json'}: the folder {missing} does not exist")
+    one_error_line(kd("compare", "--out", str(missing / "c.png")),
+                   f"--out {missing / 'c.png'}: the folder {missing} does not exist")
     assert not missing.exists()
 
 

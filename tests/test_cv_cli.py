@@ -205,11 +205,16 @@ def test_layer_options_from_the_command_line(kdigits, sample_files, tmp_path) ->
             ("width", "error: --option takes NAME=VALUE (e.g. --option elastic=34), "
                       "not 'width'"),
             ("depth=3", "error: mlp-fast has no option depth; it takes width (default 512), "
-                        "dropout (default 0.3)")):
+                        "dropout (default 0.3)"),
+            ("dropout=2", "error: mlp-fast cannot be built with dropout=2: Invalid value "
+                          "received for argument `rate`. Expected a float value between 0 "
+                          "and 1. Received: rate=2")):
         bad = kdigits("cv", "--model", "mlp-fast", "--train", str(sample_files["train"]),
                       "--option", option, "--runs-dir", str(tmp_path / "bad"))
         assert (bad.returncode, bad.stderr.strip()) == (2, message)
         assert not (tmp_path / "bad").exists()
+    again = kdigits("cv", "--resume", str(run), "--option", "width=32")
+    assert again.returncode == 2 and "drop --option" in again.stderr
     shown = kdigits("models", "--model", "best")
     assert "layer options (--option NAME=VALUE): dropout=0.4, shift=0.1" in shown.stdout
     assert "elastic=0" in shown.stdout

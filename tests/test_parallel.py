@@ -34,6 +34,18 @@ def test_two_workers_equal_the_sequential_run_with_the_same_threads(kdigits, tmp
     assert folds == [43, 44, 45]  # seed + fold, as in the main process
 
 
+def test_jobs_with_nothing_to_share_is_refused(kdigits, tmp_path, sample_files):
+    done = kdigits("cv", "--model", "knn", "--train", str(sample_files["train"]), "--folds",
+                   "1", "--jobs", "2", "--runs-dir", str(tmp_path / "runs"))
+    assert (done.returncode, done.stderr.strip()) == (
+        2, "error: --jobs 2 has nothing to share out: one fold of one model; drop --jobs "
+           "(or ask for --folds or --members)")
+    done = kdigits("submit", "--model", "mlp", "--jobs", "2", "--out", str(tmp_path / "s.csv"))
+    assert (done.returncode, done.stderr.strip()) == (
+        2, "error: --jobs trains seeded members at once, and mlp trains one; drop --jobs or "
+           "add --members N")
+
+
 def test_bad_jobs_and_threads_are_one_line(kdigits, tmp_path, sample_files):
     for option, value in (("--jobs", "0"), ("--threads", "0")):
         done = kdigits("cv", "--model", "logreg", "--train", str(sample_files["train"]),
@@ -67,8 +79,10 @@ def test_members_in_workers_equal_members_trained_together(kdigits, tmp_path, sa
                 == [(h["member"], h["epoch"], h["loss"]) for h in records[1]["history"]])
 
 
-def test_members_finished_in_an_earlier_session_are_reused(tmp_path, sample_files):
-    """A member saved before Ctrl-C is averaged in, not trained again."""
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_members_finished_in_an_earlier_session_are_reused(tmp_path, sample_files, jobs):
+    """A member saved before Ctrl-C is averaged in, not trained again, whether the run is
+    resumed with workers or without (`kdigits cv --resume RUN`, as the message says)."""
     import queue
 
     from kaggle_digits import runs
@@ -76,12 +90,12 @@ def test_members_finished_in_an_earlier_session_are_reused(tmp_path, sample_file
     options = runs.CVOptions(model="mlp-fast", members=2, train=sample_files["train"],
                              folds=2, holdout=0.0, epochs=1, runs_dir=tmp_path, jobs=2)
     plan, _ = runs.plan_from_options(options)
-    runs._member_in_worker(str(plan.run_dir), 1, 2, queue.Queue())
+    runs._member_in_worker(str(plan.run_dir), None, 1, 2, queue.Queue())
     marker = plan.run_dir / "members" / "fold-1-member-2.json"
     record = json.loads(marker.read_text())
     record["fit_info"][0]["from_earlier_session"] = True
     marker.write_text(json.dumps(record))
-    result = runs.run_cv(runs.resume_cv(plan.run_dir), jobs=2)
+    result = runs.run_cv(runs.resume_cv(plan.run_dir), jobs=jobs)
     fold = json.loads((plan.run_dir / "folds" / "fold-1.json").read_text())
     assert [i.get("from_earlier_session", False) for i in fold["fit_info"]] == [False, True]
     assert len(result.folds) == 2 and not (plan.run_dir / "members").exists()

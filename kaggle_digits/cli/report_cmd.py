@@ -135,6 +135,11 @@ def compare(
         write_compare_plot,
     )
 
+    if out is not None:  # before reading any run: a wrong --out costs nothing
+        from kaggle_digits.fileio import refuse_existing, refuse_missing_folder
+
+        refuse_missing_folder(out, "--out")
+        refuse_existing(out, force)
     skipped: list[str] = []
     try:
         summaries = compare_runs(runs or None, root=root, skipped=skipped)

@@ -133,8 +133,9 @@ def cv(
                              "layer options, on the split it was tuned on; options given "
                              "here win.")] = None,
     jobs: Annotated[int, typer.Option(
-        help="Folds trained at once, in worker processes (CPU threads are shared out; "
-             "with several GPUs, one each).")] = 1,
+        help="Folds trained at once in worker processes, or fold members when each fold "
+             "has several (best: 3); CPU threads are shared out, and with several GPUs each "
+             "worker gets one.")] = 1,
     threads: Annotated[int | None, typer.Option(
         help="CPU threads per fold; recorded, since it sets a CPU model's last digits.",
         show_default="all, or an equal share with --jobs")] = None,
