@@ -103,8 +103,9 @@ def submit(
              "--model NAME` lists them); repeat for more.")] = None,
     early_stopping: Annotated[int | None, typer.Option(
         metavar="PATIENCE", show_default="off",
-        help="Stop training when the loss on 10% of train.csv (carved out, not trained on) "
-             "has not improved for PATIENCE epochs, and keep the best epoch's weights.")
+        help="Stop training when the loss on the recipe's validation split (else 10% of "
+             "train.csv, carved out, not trained on) has not improved for PATIENCE epochs, "
+             "and keep the best epoch's weights.")
     ] = None,
     jobs: Annotated[int, typer.Option(
         help="Seeded members (best: 3) trained at once, in worker processes sharing the "

@@ -118,9 +118,9 @@ def cv(
              "--model NAME` lists them); repeat for more.")] = None,
     early_stopping: Annotated[int | None, typer.Option(
         metavar="PATIENCE", show_default="off",
-        help="Stop a fold's training when the loss on 10% of its training rows (never its "
-             "test rows or the holdout) has not improved for PATIENCE epochs, and keep the "
-             "best epoch's weights.")] = None,
+        help="Stop a fold's training when the loss on the recipe's validation split (else "
+             "10% of its training rows; never its test rows or the holdout) has not "
+             "improved for PATIENCE epochs, and keep the best epoch's weights.")] = None,
     runs_dir: Annotated[Path | None, typer.Option(
         help="Where run folders are created.", show_default=str(WHERE.runs))] = None,
     resume: Annotated[Path | None, typer.Option(
