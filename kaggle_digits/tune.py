@@ -94,8 +94,7 @@ LAYER_SPACES: dict[str, Space] = {
     "best": {"dropout": FloatDistribution(0.1, 0.5),
              "shift": FloatDistribution(0.0, 0.15),
              "rotate": FloatDistribution(0.0, 0.06),
-             "zoom": FloatDistribution(0.0, 0.2),
-             "elastic": FloatDistribution(0.0, 40.0)},
+             "zoom": FloatDistribution(0.0, 0.2)},
 }
 KNOB_HELP = {
     "learning_rate": "peak learning rate (a decade either side of the recipe's)",
@@ -109,7 +108,6 @@ KNOB_HELP = {
     "shift": "augmentation: random shift, share of the image side",
     "rotate": "augmentation: random rotation, share of a full turn",
     "zoom": "augmentation: random zoom",
-    "elastic": "augmentation: elastic distortion strength in pixels (Simard's 34; 0 = off)",
 }
 STORAGE_SCHEMES = ("sqlite", "postgresql")
 STORAGE_HINT = "use sqlite:///FILE or postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
