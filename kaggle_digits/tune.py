@@ -96,6 +96,9 @@ LAYER_SPACES: dict[str, Space] = {
              "rotate": FloatDistribution(0.0, 0.06),
              "zoom": FloatDistribution(0.0, 0.2)},
 }
+# Layer options deliberately left out of a preset's default space, with the reason.
+NOT_SEARCHED = {"best": {"elastic": "measured harmful on top of best's own augmentation "
+                                    "(bench/README.md)"}}
 KNOB_HELP = {
     "learning_rate": "peak learning rate (a decade either side of the recipe's)",
     "optimizer": "optimizers on the recipe's learning-rate scale",
