@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -97,6 +97,13 @@ def _root(
         from kaggle_digits.backend import select
 
         select(backend)
+
+
+# `--option NAME=VALUE`, declared once for every verb that trains (cv, submit).
+LayerOptions = Annotated[list[str] | None, typer.Option(
+    "--option", metavar="NAME=VALUE", show_default="the model's",
+    help="A layer option of the model, e.g. --option elastic=34 (`kdigits models "
+         "--model NAME` lists them); repeat for more.")]
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from kaggle_digits.caret_text import print_caret
-from kaggle_digits.cli.app import app, console
+from kaggle_digits.cli.app import LayerOptions, app, console
 from kaggle_digits.constants import COMPETITION, DEFAULT_MODEL
 from kaggle_digits.ensemble import make_ensemble
 from kaggle_digits.errors import KdigitsError
@@ -97,10 +97,7 @@ def submit(
     members: Annotated[int | None, typer.Option(
         help="Models with different seeds trained and averaged (best: 3).",
         show_default="the recipe's")] = None,
-    option: Annotated[list[str] | None, typer.Option(
-        "--option", metavar="NAME=VALUE", show_default="the model's",
-        help="A layer option of the model, e.g. --option elastic=34 (`kdigits models "
-             "--model NAME` lists them); repeat for more.")] = None,
+    option: LayerOptions = None,
     early_stopping: Annotated[int | None, typer.Option(
         metavar="PATIENCE", show_default="off",
         help="Stop training when the loss on the recipe's validation split (else 10% of "

@@ -19,7 +19,7 @@ from rich import box
 from rich.table import Table
 
 from kaggle_digits import runs
-from kaggle_digits.cli.app import app, console, folder
+from kaggle_digits.cli.app import LayerOptions, app, console, folder
 from kaggle_digits.constants import DEFAULT_MODEL, DEFAULT_PRINT_MODE, PRINT_MODES
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.locations import locations
@@ -112,10 +112,7 @@ def cv(
     optimizer: Annotated[str | None, typer.Option(
         help="Optimizer: adam, rmsprop, sgd, adadelta and the other Keras optimizers.",
         show_default=f"the preset's, or {TUNED}")] = None,
-    option: Annotated[list[str] | None, typer.Option(
-        "--option", metavar="NAME=VALUE", show_default="the model's",
-        help="A layer option of the model, e.g. --option elastic=34 (`kdigits models "
-             "--model NAME` lists them); repeat for more.")] = None,
+    option: LayerOptions = None,
     early_stopping: Annotated[int | None, typer.Option(
         metavar="PATIENCE", show_default="off",
         help="Stop a fold's training when the loss on the recipe's validation split (else "
