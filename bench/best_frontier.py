@@ -1,15 +1,23 @@
-"""`best`'s accuracy against minutes: 1, 2, 3… members, with and without TTA, in one fit.
+"""`best`'s accuracy against minutes: 1, 2, 3… members, with and without TTA.
 
 Trains exactly what ``kdigits submit --model best`` trains (``train.fit`` with
 ``config_for("best")``: every member on all of train.csv, member k seeded
-``seed + 1000·(k-1)``), then scores every member alone and every prefix of the ensemble on
-the built-in test.csv against solution.csv, with and without test-time augmentation. The
-members' own epoch times give the minutes for each prefix, so one run yields the whole
-frontier, and its last row is the submission ``kdigits submit --model best`` writes.
+``seed + 1000·(k-1)``), one member at a time, then scores every member alone and every
+prefix of the ensemble on the built-in test.csv against solution.csv, with and without
+test-time augmentation. The members' own epoch times give the minutes for each prefix, so
+one run yields the whole frontier, and its 3-member row is the submission
+``kdigits submit --model best`` writes.
+
+Each finished member's test probabilities are kept under
+``bench/results/best_members[-<label>]/member-<k>.npz`` and the JSON is rewritten after
+every member, so a long run can be stopped and extended: a later run with the same label
+and settings trains only the members it lacks (``--members 8`` after ``--members 3``).
 
     python bench/best_frontier.py                     # the shipped recipe
-    python bench/best_frontier.py --members 2 --epochs 20
-    python bench/best_frontier.py --option shift=0 --option rotate=0 --option zoom=0
+    python bench/best_frontier.py --members 8 --threads 1 --label members
+    python bench/best_frontier.py --members 1 --option shift=0 --option rotate=0 \
+        --option zoom=0 --label no-augmentation
+    python bench/best_frontier.py --members 1 --schedule exponential --learning-rate 1e-3
     python bench/best_frontier.py --quick             # smoke run: 2,000 rows, 1 epoch
 
 Writes bench/results/best_frontier[-<label>].json and prints one line per prefix. The test
@@ -45,13 +53,22 @@ def main() -> None:
     parser.add_argument("--model", default="best")
     parser.add_argument("--members", type=int)
     parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--learning-rate", type=float)
+    parser.add_argument("--schedule", choices=("constant", "cosine", "exponential"))
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--threads", type=int, help="CPU threads (default: all)")
     parser.add_argument("--option", action="append", default=[], type=parse_option,
                         help="a preset builder option, NAME=JSON (e.g. zoom=0)")
     parser.add_argument("--label", default="", help="suffix of the results file")
     parser.add_argument("--quick", action="store_true", help="2,000 rows, 1 epoch")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+    from kaggle_digits import backend
+
+    if args.threads:
+        backend.limit_threads(args.threads)
 
     import numpy as np
 
@@ -71,13 +88,26 @@ def main() -> None:
         x_test, y_test = x_test[:QUICK_ROWS[1]], y_test[:QUICK_ROWS[1]]
 
     overrides: dict[str, Any] = {"members": args.members, "seed": args.seed,
-                                 "epochs": 1 if args.quick else args.epochs}
+                                 "epochs": 1 if args.quick else args.epochs,
+                                 "batch_size": args.batch_size,
+                                 "learning_rate": args.learning_rate}
+    if args.schedule:
+        overrides["schedule"] = args.schedule
     if args.option:
         overrides["model_options"] = dict(args.option)
     config = train.config_for(args.model, **overrides)
     print(f"{args.model}: {config}", flush=True)
 
+    label = ("-quick" if args.quick else "") + (f"-{args.label}" if args.label else "")
+    results = REPO / "bench" / "results"
+    kept = results / f"best_members{label}"
+    kept.mkdir(parents=True, exist_ok=True)
+    settings = {key: value for key, value in config.to_json().items() if key != "members"}
+    settings.update(threads=args.threads, train_rows=len(y_train), test_rows=len(y_test))
+
     class Log(train.Progress):
+        member = 0
+
         def epoch_done(self, epoch: int, logs: dict, seconds: float) -> None:
             print(f"{dt.datetime.now():%H:%M:%S} member {self.member} epoch {epoch}/"
                   f"{config.epochs}: loss {logs.get('loss', float('nan')):.4f} "
@@ -87,52 +117,89 @@ def main() -> None:
                         steps: int) -> None:
             self.member = member
 
-    trained = train.fit(args.model, x_train, y_train, config, progress=Log())
-    fit_seconds = time.perf_counter() - started
+    def member_file(number: int) -> Path:
+        return kept / f"member-{number}.npz"
 
-    rows = []
-    single, plain_sum, tta_sum = [], np.zeros((len(x_test), 10)), np.zeros((len(x_test), 10))
-    minutes = 0.0
-    for k, member in enumerate(trained.members, start=1):
-        one = train.TrainedModel(trained.preset, [member], [], {}, config)
+    def train_member(number: int) -> None:
+        load = os.getloadavg()[0]
+        trained = train.fit(args.model, x_train, y_train, config, progress=Log(),
+                            member=number)
+        minutes = sum(h["seconds"] for h in trained.history) / 60
         t0 = time.perf_counter()
-        plain = one.predict_proba(x_test)
+        plain = trained.predict_proba(x_test)
         t1 = time.perf_counter()
-        tta = predict.average_probabilities([one.predict_proba], x_test, tta=True)
+        tta = predict.average_probabilities([trained.predict_proba], x_test, tta=True)
         t2 = time.perf_counter()
-        plain_sum += plain
-        tta_sum += tta
-        minutes += sum(h["seconds"] for h in trained.history if h.get("member") == k) / 60
-        single.append(float((plain.argmax(1) == y_test).mean()))
-        rows.append({
-            "members": k, "train_minutes": round(minutes, 2),
-            "member_accuracy": single[-1],
-            "member_accuracy_tta": float((tta.argmax(1) == y_test).mean()),
-            "ensemble_accuracy": float((plain_sum.argmax(1) == y_test).mean()),
-            "ensemble_accuracy_tta": float((tta_sum.argmax(1) == y_test).mean()),
-            "predict_seconds_per_member": round(t1 - t0, 1),
-            "predict_seconds_per_member_tta": round(t2 - t1, 1),
-        })
-        r = rows[-1]
-        print(f"{k} member(s), {minutes:.1f} train min: member {r['member_accuracy']:.4%} "
-              f"(TTA {r['member_accuracy_tta']:.4%}), ensemble {r['ensemble_accuracy']:.4%} "
-              f"(TTA {r['ensemble_accuracy_tta']:.4%})", flush=True)
+        record = {"settings": settings, "member": number, "train_minutes": minutes,
+                  "predict_seconds": t1 - t0, "predict_seconds_tta": t2 - t1,
+                  "load_average_start": load, "finished": dt.datetime.now().isoformat(
+                      timespec="seconds")}
+        temporary = member_file(number).with_suffix(".tmp.npz")
+        np.savez(temporary, plain=plain, tta=tta, record=json.dumps(record))
+        temporary.replace(member_file(number))
 
-    result = {
-        "model": args.model, "config": config.to_json(), "quick": args.quick,
-        "train_rows": len(y_train), "test_rows": len(y_test),
-        "rows": rows, "fit_wall_seconds": round(fit_seconds, 1),
-        "total_wall_seconds": round(time.perf_counter() - started, 1),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "load_average_before_after": [load_before, os.getloadavg()[0]],
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "finished": dt.datetime.now().isoformat(timespec="seconds"),
-    }
-    label = ("-quick" if args.quick else "") + (f"-{args.label}" if args.label else "")
-    out = REPO / "bench" / "results" / f"best_frontier{label}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    def load_member(number: int) -> tuple[np.ndarray, np.ndarray, dict] | None:
+        if not member_file(number).exists():
+            return None
+        with np.load(member_file(number)) as saved:
+            record = json.loads(str(saved["record"]))
+            if record["settings"] != settings:
+                sys.exit(f"{member_file(number)} was trained with other settings: "
+                         "use another --label")
+            return saved["plain"], saved["tta"], record
+
+    def frontier() -> list[dict]:
+        rows: list[dict] = []
+        plain_sum = np.zeros((len(x_test), 10))
+        tta_sum = np.zeros((len(x_test), 10))
+        minutes = 0.0
+        for number in range(1, config.members + 1):
+            loaded = load_member(number)
+            if loaded is None:
+                break
+            plain, tta, record = loaded
+            plain_sum += plain
+            tta_sum += tta
+            minutes += record["train_minutes"]
+            rows.append({
+                "members": number, "train_minutes": round(minutes, 2),
+                "member_train_minutes": round(record["train_minutes"], 2),
+                "member_accuracy": float((plain.argmax(1) == y_test).mean()),
+                "member_accuracy_tta": float((tta.argmax(1) == y_test).mean()),
+                "ensemble_accuracy": float((plain_sum.argmax(1) == y_test).mean()),
+                "ensemble_accuracy_tta": float((tta_sum.argmax(1) == y_test).mean()),
+                "predict_seconds_per_member": round(record["predict_seconds"], 1),
+                "predict_seconds_per_member_tta": round(record["predict_seconds_tta"], 1),
+                "load_average_start": round(record["load_average_start"], 2),
+            })
+        return rows
+
+    def write(rows: list[dict]) -> Path:
+        result = {
+            "model": args.model, "config": config.to_json(), "threads": args.threads,
+            "quick": args.quick, "train_rows": len(y_train), "test_rows": len(y_test),
+            "rows": rows, "members_kept_in": str(kept.relative_to(REPO)),
+            "wall_seconds_this_run": round(time.perf_counter() - started, 1),
+            "peak_rss_mib_this_run": round(
+                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "load_average_before_now": [load_before, os.getloadavg()[0]],
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            "written": dt.datetime.now().isoformat(timespec="seconds"),
+        }
+        out = results / f"best_frontier{label}.json"
+        out.write_text(json.dumps(result, indent=2) + "\n")
+        return out
+
+    for number in range(1, config.members + 1):
+        if load_member(number) is None:
+            train_member(number)
+            write(frontier())
+        row = frontier()[number - 1]
+        print(f"{number} member(s), {row['train_minutes']:.1f} train min: member "
+              f"{row['member_accuracy']:.4%} (TTA {row['member_accuracy_tta']:.4%}), "
+              f"ensemble {row['ensemble_accuracy']:.4%} "
+              f"(TTA {row['ensemble_accuracy_tta']:.4%})", flush=True)
+    print(f"wrote {write(frontier())}")
 
 
 if __name__ == "__main__":
