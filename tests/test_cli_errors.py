@@ -161,6 +161,12 @@ def test_submit_refuses_a_message_it_would_ignore(kd, tmp_path) -> None:
                    "--upload")
 
 
+
+def test_tune_refuses_startup_trials_without_pruning(kd, tmp_path) -> None:
+    one_error_line(kd("tune", "--model", "mlp-fast", "--no-prune", "--startup-trials", "3",
+                      "--runs-dir", str(tmp_path)), "--startup-trials", "--no-prune")
+    assert not list(tmp_path.iterdir())
+
 # --- submissions: the same words from validate, upload and submit ------------------------
 
 def test_a_training_file_as_test_is_named(kd, sample_files) -> None:

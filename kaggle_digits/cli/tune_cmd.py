@@ -209,6 +209,7 @@ def _command() -> str:
 
 @app.command()
 def tune(
+    ctx: typer.Context,
     model: Annotated[str, typer.Option(
         help="Keras preset (see `kdigits models`) or FILE.py:FUNCTION.")] = DEFAULT_MODEL,
     trials: Annotated[int, typer.Option(
@@ -264,6 +265,9 @@ def tune(
         return
     if mode not in PRINT_MODES:
         raise KdigitsError(f"--mode must be one of {', '.join(PRINT_MODES)}, not {mode!r}")
+    if not prune and ctx.get_parameter_source("startup_trials").name != "DEFAULT":  # type: ignore[union-attr]
+        raise KdigitsError("--startup-trials only delays pruning, and --no-prune turns it off: "
+                           "drop one of them")
     settings = tuning.TuneSettings(
         model=model, train=train, split=SplitConfig(folds=folds, holdout=holdout,
                                                     percent=percent, seed=seed),
