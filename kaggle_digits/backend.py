@@ -135,8 +135,11 @@ def usable_cpus() -> int:
 
 
 def cpu(threads: int | None = None) -> str:
-    """The CPU as a device: the threads the process may use, which is what bounds speed."""
-    threads = usable_cpus() if threads is None else threads
+    """The CPU as a device: the threads the process may use, which is what bounds speed.
+    A count set in TF_NUM_INTRAOP_THREADS (by `limit_threads`, or by the user) is the one
+    the libraries use, so it is the one reported."""
+    if threads is None:
+        threads = int(os.environ.get("TF_NUM_INTRAOP_THREADS", "0")) or usable_cpus()
     return f"CPU ({threads} thread{'s' if threads != 1 else ''})"
 
 

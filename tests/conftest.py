@@ -35,6 +35,22 @@ EXIT_CODE = r"^\d+$"
 SAMPLE_ROWS = 4000  # 3,000 for training samples, 1,000 held back as a labelled "test"
 
 
+def _share_the_cores() -> None:
+    """Each pytest-xdist worker (and every process it starts) gets its share of the CPU
+    threads, as `kdigits cv --jobs` gives its workers: `make test -n 2` on 2 cores would
+    otherwise run two 2-thread TensorFlows on two cores, and the suite's small models lose
+    ~15% to the threads waiting on each other. Set before any test imports Keras; a thread
+    count given in the environment, or by a test (``--threads``), still wins."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1 and "TF_NUM_INTRAOP_THREADS" not in os.environ:
+        from kaggle_digits import backend
+
+        backend.limit_threads(max(1, backend.usable_cpus() // workers))
+
+
+_share_the_cores()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def away_from_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """HOME, XDG config and cache folders, KAGGLE_CONFIG_DIR and KDIGITS_CACHE_DIR all in
@@ -104,6 +120,24 @@ def run_kdigits(*args: str, cwd: Path | None = None, env: dict | None = None,
 def kdigits():
     """`kdigits(*args)` runs the CLI in a subprocess and returns the CompletedProcess."""
     return run_kdigits
+
+
+@pytest.fixture
+def kd(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
+    """`kd(*args)`: the CLI's entry point in this process, as (exit code, stdout, stderr).
+    For errors and quick verbs: a subprocess costs seconds of imports each, and only
+    signals, terminals and backend choices need a real one (`kdigits`)."""
+    from kaggle_digits.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["kdigits", *args])
+        with pytest.raises(SystemExit, match=EXIT_CODE) as stop:
+            main()
+        out, err = capsys.readouterr()
+        return stop.value.code or 0, out, err
+
+    return run
 
 
 @pytest.fixture

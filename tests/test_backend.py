@@ -93,6 +93,18 @@ def test_the_backend_is_read_as_keras_reads_it(monkeypatch: pytest.MonkeyPatch,
     assert backend.name() == "jax"  # the variable wins, as in Keras
 
 
+def test_the_cpu_is_reported_with_the_threads_the_libraries_were_given(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "3")
+    assert backend.cpu() == "CPU (3 threads)"
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "1")
+    assert backend.cpu() == "CPU (1 thread)"
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS")
+    assert backend.cpu() == f"CPU ({backend.usable_cpus()} thread" + (
+        "s)" if backend.usable_cpus() != 1 else ")")
+    assert backend.cpu(5) == "CPU (5 threads)"
+
+
 def test_resume_adopts_the_recorded_backend_unless_another_was_chosen() -> None:
     script = ("from kaggle_digits import backend\n"
               "from kaggle_digits.errors import KdigitsError\n"

@@ -16,23 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import EXIT_CODE, REPO
-
-
-@pytest.fixture
-def kd(capsys, monkeypatch):
-    """`kd(*args)`: the CLI's entry point in this process, as (exit code, stdout, stderr)."""
-    from kaggle_digits.cli import main
-
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["kdigits", *args])
-        with pytest.raises(SystemExit, match=EXIT_CODE) as stop:
-            main()
-        out, err = capsys.readouterr()
-        return stop.value.code or 0, out, err
-
-    return run
+from conftest import REPO
 
 
 def one_error_line(result: tuple[int, str, str], *fragments: str, code: int = 2) -> str:

@@ -190,7 +190,7 @@ def test_ctrl_c_keeps_finished_folds_and_resume_matches_an_uninterrupted_run(
         (f["accuracy"], f["kappa"]) for f in b["folds"]]
 
 
-def test_layer_options_from_the_command_line(kdigits, sample_files, tmp_path) -> None:
+def test_layer_options_from_the_command_line(kdigits, kd, sample_files, tmp_path) -> None:
     """`--option NAME=VALUE` sets a layer option, recorded with the run; mistakes are one
     line before any training."""
     done = kdigits("cv", "--model", "mlp-fast", "--train", str(sample_files["train"]),
@@ -209,12 +209,12 @@ def test_layer_options_from_the_command_line(kdigits, sample_files, tmp_path) ->
             ("dropout=2", "error: mlp-fast cannot be built with dropout=2: Invalid value "
                           "received for argument `rate`. Expected a float value between 0 "
                           "and 1. Received: rate=2")):
-        bad = kdigits("cv", "--model", "mlp-fast", "--train", str(sample_files["train"]),
-                      "--option", option, "--runs-dir", str(tmp_path / "bad"))
-        assert (bad.returncode, bad.stderr.strip()) == (2, message)
+        code, _, err = kd("cv", "--model", "mlp-fast", "--train", str(sample_files["train"]),
+                          "--option", option, "--runs-dir", str(tmp_path / "bad"))
+        assert (code, err.strip()) == (2, message)
         assert not (tmp_path / "bad").exists()
-    again = kdigits("cv", "--resume", str(run), "--option", "width=32")
-    assert again.returncode == 2 and "drop --option" in again.stderr
-    shown = kdigits("models", "--model", "best")
-    assert "layer options (--option NAME=VALUE): dropout=0.4, shift=0.1" in shown.stdout
-    assert "elastic=0" in shown.stdout
+    code, _, err = kd("cv", "--resume", str(run), "--option", "width=32")
+    assert code == 2 and "drop --option" in err
+    code, shown, _ = kd("models", "--model", "best")
+    assert "layer options (--option NAME=VALUE): dropout=0.4, shift=0.1" in shown
+    assert "elastic=0" in shown
