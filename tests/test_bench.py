@@ -10,35 +10,25 @@ import sys
 from conftest import REPO
 
 
-def test_train_speed_quick_run_writes_its_report(tmp_path) -> None:
-    out = tmp_path / "train_speed.json"
-    done = subprocess.run([sys.executable, str(REPO / "bench" / "train_speed.py"), "--quick",
-                           "--models", "mlp", "--out", str(out)],
-                          cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    report = json.loads(out.read_text())
-    assert report["baseline"] == "cnn"
-    assert [r["model"] for r in report["results"]] == ["cnn", "mlp"]
-    for result in report["results"]:
-        assert 0.0 < result["accuracy"] <= 1.0
-        assert result["predict_images_per_s"] > 0 and result["peak_rss_mib"] > 0
-        assert len(result["epochs"]) == 1
-    assert {"cpu", "cores", "tensorflow", "date"} <= set(report["machine"])
-
-
 def test_train_speed_runs_each_backend_and_compares_it_with_tensorflow(tmp_path) -> None:
-    """`--backends`: each model trains once per backend (here TensorFlow and JAX, which
-    `make test` installs), records where it ran, and gets its speed as a ratio of TF's."""
+    """A quick run writes its report; with `--backends` each model trains once per backend
+    (here TensorFlow and JAX, which `make test` installs), records where it ran, and gets
+    its speed as a ratio of TF's."""
     out = tmp_path / "train_speed.json"
     done = subprocess.run([sys.executable, str(REPO / "bench" / "train_speed.py"), "--quick",
                            "--models", "mlp", "--backends", "tensorflow,jax", "--out", str(out)],
                           cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    results = json.loads(out.read_text())["results"]
+    report = json.loads(out.read_text())
+    assert report["baseline"] == "cnn"
+    assert {"cpu", "cores", "tensorflow", "date"} <= set(report["machine"])
+    results = report["results"]
     assert [(r["model"], r["backend"]) for r in results] == [
         ("cnn", "tensorflow"), ("mlp", "tensorflow"), ("cnn", "jax"), ("mlp", "jax")]
     for result in results:
         assert result["device"] and 0.0 < result["accuracy"] <= 1.0
+        assert result["predict_images_per_s"] > 0 and result["peak_rss_mib"] > 0
+        assert len(result["epochs"]) == 1
         assert ("vs_tensorflow" in result) == (result["backend"] == "jax")
         assert result["ratios"]["train_s_vs_cnn_total"] > 0  # against cnn on its own backend
     assert results[2]["backend_versions"]["jax"]

@@ -104,10 +104,10 @@ def test_cv_early_stopping_records_where_each_fold_stopped(kdigits, sample_files
         assert record["train_rows"] + record["test_rows"] == 3000
 
 
-def test_submit_refuses_early_stopping_without_training(kdigits, tmp_path) -> None:
-    done = kdigits("submit", "--run", str(tmp_path), "--early-stopping", "2")
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [
+def test_submit_refuses_early_stopping_without_training(kd, tmp_path) -> None:
+    code, _, err = kd("submit", "--run", str(tmp_path), "--early-stopping", "2")
+    assert code == 2
+    assert err.strip().splitlines() == [
         "error: --epochs, --seed, --members, --early-stopping and --option only apply when "
         "training "
         "(--model, or --run with --refit)"]

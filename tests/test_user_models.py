@@ -108,7 +108,7 @@ def test_cli_refuses_a_broken_model_before_any_run_folder(kdigits, tmp_path, sam
     assert "Traceback" not in done.stderr and not runs.exists()
 
 
-def test_cv_and_submit_with_your_own_model(kdigits, tmp_path, sample_files, model_file):
+def test_cv_and_submit_with_your_own_model(kdigits, kd, tmp_path, sample_files, model_file):
     """A run folder records the file, its SHA-256 and its text; submit records them too;
     the CLI's options still override the file's RECIPE."""
     runs = tmp_path / "runs"
@@ -133,11 +133,11 @@ def test_cv_and_submit_with_your_own_model(kdigits, tmp_path, sample_files, mode
 
     model_file.write_text(MLP + "\n# edited\n")  # resuming against another file is refused
     (run / "metrics.json").unlink()
-    resumed = kdigits("cv", "--resume", str(run))
-    assert resumed.returncode == 2 and "has changed since" in resumed.stderr
+    code, _, err = kd("cv", "--resume", str(run))
+    assert code == 2 and "has changed since" in err
 
 
-def test_example_file_trains_a_scikit_learn_baseline(kdigits, tmp_path, sample_files):
+def test_example_file_trains_a_scikit_learn_baseline(kdigits, kd, tmp_path, sample_files):
     out = tmp_path / "forest.csv"
     done = kdigits("submit", "--model", f"{EXAMPLE}:forest", "--train",
                    str(sample_files["train"]), "--test", str(sample_files["test"]),
@@ -147,5 +147,5 @@ def test_example_file_trains_a_scikit_learn_baseline(kdigits, tmp_path, sample_f
     assert record["model_file"]["function"] == "forest"
     assert record["model_file"]["source"] == EXAMPLE.read_text()
     assert record["score"]["accuracy"] > 0.85
-    shown = kdigits("models", "--model", f"{EXAMPLE}:small_cnn")
-    assert shown.returncode == 0 and "Total params" in shown.stdout
+    code, shown, _ = kd("models", "--model", f"{EXAMPLE}:small_cnn")
+    assert code == 0 and "Total params" in shown

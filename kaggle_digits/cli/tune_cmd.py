@@ -265,7 +265,8 @@ def tune(
         return
     if mode not in PRINT_MODES:
         raise KdigitsError(f"--mode must be one of {', '.join(PRINT_MODES)}, not {mode!r}")
-    if not prune and ctx.get_parameter_source("startup_trials").name != "DEFAULT":  # type: ignore[union-attr]
+    if (not worker and not prune
+            and ctx.get_parameter_source("startup_trials").name != "DEFAULT"):  # type: ignore[union-attr]
         raise KdigitsError("--startup-trials only delays pruning, and --no-prune turns it off: "
                            "drop one of them")
     settings = tuning.TuneSettings(
