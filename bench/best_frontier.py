@@ -102,8 +102,10 @@ def main() -> None:
     results = REPO / "bench" / "results"
     kept = results / f"best_members{label}"
     kept.mkdir(parents=True, exist_ok=True)
+    # What makes members comparable: the recipe and the data. The thread count changes a
+    # member's last digits, not its recipe, so it is recorded per member instead.
     settings = {key: value for key, value in config.to_json().items() if key != "members"}
-    settings.update(threads=args.threads, train_rows=len(y_train), test_rows=len(y_test))
+    settings.update(train_rows=len(y_train), test_rows=len(y_test))
 
     class Log(train.Progress):
         member = 0
@@ -130,7 +132,8 @@ def main() -> None:
         t1 = time.perf_counter()
         tta = predict.average_probabilities([trained.predict_proba], x_test, tta=True)
         t2 = time.perf_counter()
-        record = {"settings": settings, "member": number, "train_minutes": minutes,
+        record = {"settings": settings, "member": number, "threads": args.threads,
+                  "train_minutes": minutes,
                   "predict_seconds": t1 - t0, "predict_seconds_tta": t2 - t1,
                   "load_average_start": load, "finished": dt.datetime.now().isoformat(
                       timespec="seconds")}
@@ -143,6 +146,7 @@ def main() -> None:
             return None
         with np.load(member_file(number)) as saved:
             record = json.loads(str(saved["record"]))
+            record.setdefault("threads", record["settings"].pop("threads", None))
             if record["settings"] != settings:
                 sys.exit(f"{member_file(number)} was trained with other settings: "
                          "use another --label")
@@ -171,12 +175,13 @@ def main() -> None:
                 "predict_seconds_per_member": round(record["predict_seconds"], 1),
                 "predict_seconds_per_member_tta": round(record["predict_seconds_tta"], 1),
                 "load_average_start": round(record["load_average_start"], 2),
+                "threads": record["threads"],
             })
         return rows
 
     def write(rows: list[dict]) -> Path:
         result = {
-            "model": args.model, "config": config.to_json(), "threads": args.threads,
+            "model": args.model, "config": config.to_json(),
             "quick": args.quick, "train_rows": len(y_train), "test_rows": len(y_test),
             "rows": rows, "members_kept_in": str(kept.relative_to(REPO)),
             "wall_seconds_this_run": round(time.perf_counter() - started, 1),
