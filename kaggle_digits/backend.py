@@ -139,7 +139,8 @@ def cpu(threads: int | None = None) -> str:
     A count set in TF_NUM_INTRAOP_THREADS (by `limit_threads`, or by the user) is the one
     the libraries use, so it is the one reported."""
     if threads is None:
-        threads = int(os.environ.get("TF_NUM_INTRAOP_THREADS", "0")) or usable_cpus()
+        given = os.environ.get("TF_NUM_INTRAOP_THREADS", "")
+        threads = int(given) if given.isdigit() and int(given) > 0 else usable_cpus()
     return f"CPU ({threads} thread{'s' if threads != 1 else ''})"
 
 

@@ -99,6 +99,8 @@ def test_the_cpu_is_reported_with_the_threads_the_libraries_were_given(
     assert backend.cpu() == "CPU (3 threads)"
     monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "1")
     assert backend.cpu() == "CPU (1 thread)"
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "many")  # not a count
+    assert backend.cpu() == backend.cpu(backend.usable_cpus())
     monkeypatch.delenv("TF_NUM_INTRAOP_THREADS")
     assert backend.cpu() == f"CPU ({backend.usable_cpus()} thread" + (
         "s)" if backend.usable_cpus() != 1 else ")")
