@@ -25,6 +25,7 @@ from kaggle_digits import backend
 from kaggle_digits.constants import N_CLASSES
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.fileio import atomic_output, write_bytes
+from kaggle_digits.interrupts import keeping_ctrl_c, raise_if_pressed
 from kaggle_digits.models import Preset, keras_module
 from kaggle_digits.user_models import get_model
 
@@ -314,7 +315,7 @@ def fit(preset_name: str, pixels: np.ndarray, labels: np.ndarray, config: TrainC
     pixels, labels = check_pixels(pixels), np.asarray(labels, dtype=np.uint8)
     if pixels.shape[0] != labels.shape[0] or pixels.shape[0] == 0:
         raise KdigitsError(f"{pixels.shape[0]} images but {labels.shape[0]} labels")
-    with measure() as timing:
+    with measure() as timing, keeping_ctrl_c():
         info: list[dict] = []
         if preset.is_keras:
             members, history = _fit_keras(preset, pixels, labels, config, validation,
@@ -457,6 +458,7 @@ def _progress_callback(progress: Progress, member: int, history: list[dict]) -> 
             progress.epoch_started(epoch + 1)
 
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            raise_if_pressed()
             progress.batch_done(batch + 1, dict(logs or {}))
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
