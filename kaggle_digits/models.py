@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kaggle_digits.backend import keras_module
+from kaggle_digits.backend import compile_augmentation, keras_module
 from kaggle_digits.errors import KdigitsError
 
 
@@ -75,8 +75,8 @@ class Preset:
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", name or self.name).strip("_")
         if isinstance(built, keras.Model):
             inputs = keras.Input(tuple(built.input_shape[1:]))
-            return keras.Model(inputs, built(inputs), name=name)
-        return keras.Sequential(built, name=name)
+            return compile_augmentation(keras.Model(inputs, built(inputs), name=name))
+        return compile_augmentation(keras.Sequential(built, name=name))
 
     def parameters(self, **options: Any) -> int | None:
         """Weights in the model (Keras' ``count_params``; None for scikit-learn). A preset

@@ -270,6 +270,7 @@ def load_trained(path: str | os.PathLike[str]) -> TrainedModel:
             import kaggle_digits.augment  # noqa: F401  (registers kdigits' own layers)
 
             model = keras_module().saving.load_model(path, compile=False)
+            backend.compile_augmentation(model)
             return TrainedModel(preset=model.name, members=[model])
         if path.suffix == ".joblib":
             import joblib
