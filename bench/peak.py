@@ -31,7 +31,7 @@ def main(argv: list[str]) -> int:
         print("usage: python bench/peak.py RESULT.json -- COMMAND [ARGS…]", file=sys.stderr)
         return 2
     result, command = Path(argv[0]), argv[2:]
-    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     clock = time.perf_counter()
     try:
         status = subprocess.run(command).returncode

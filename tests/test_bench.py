@@ -33,3 +33,18 @@ def test_train_speed_runs_each_backend_and_compares_it_with_tensorflow(tmp_path)
         assert result["ratios"]["train_s_vs_cnn_total"] > 0  # against cnn on its own backend
     assert results[2]["backend_versions"]["jax"]
     assert results[2]["vs_tensorflow"]["train_s"] > 0
+
+
+def test_peak_records_a_commands_exit_status_and_peak_memory(tmp_path) -> None:
+    """bench/peak.py passes the command's exit status through and records the peak memory
+    of the child: one that holds 200 MiB must be reported at 200 MiB or more."""
+    out = tmp_path / "peak.json"
+    hold = "import sys; block = b'x' * (200 * 2**20); sys.exit(3)"  # every page written
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "peak.py"), str(out), "--",
+                           sys.executable, "-c", hold], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 3, done.stderr
+    record = json.loads(out.read_text())
+    assert record["returncode"] == 3 and record["command"][-2:] == ["-c", hold]
+    assert record["peak_rss_mib"] >= 200 and record["wall_s"] >= 0
+    assert "peak RSS" in done.stderr
