@@ -3,7 +3,7 @@ knows TensorFlow, JAX and PyTorch apart.
 
 Keras 3 picks its backend once, when ``keras`` is first imported, from ``KERAS_BACKEND``
 (else ``~/.keras/keras.json``, else TensorFlow). Everything else in kdigits is written
-against Keras and NumPy, so the choice only matters in four places, all here:
+against Keras and NumPy, so the choice only matters in five places, all here:
 
 - checking the choice before Keras is imported, so an unknown or uninstalled backend is one
   line (`require`), and choosing it from the CLI (`select`);
