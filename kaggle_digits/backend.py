@@ -154,7 +154,9 @@ def _named(gpus: list[str]) -> str:
 def device() -> str:
     """What the models train on, e.g. ``CPU (2 threads)`` or ``NVIDIA H100 80GB HBM3``,
     asked of the backend's own library (so a JAX or PyTorch run never loads TensorFlow).
-    Call it after `keras_module`, which silences TensorFlow's start-up log."""
+    On TensorFlow it goes through `keras_module`: a bare ``import tensorflow`` would
+    print TensorFlow's C++ start-up log, and leave its later errors unsilenced, on every
+    command that records where it trains."""
     backend = require()
     if backend == "jax":
         import jax
@@ -172,6 +174,7 @@ def device() -> str:
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return "Apple GPU (MPS)"
         return cpu(torch.get_num_threads())
+    keras_module()
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
@@ -200,7 +203,7 @@ def seed(value: int) -> None:
     """
     backend = name()
     if backend == "tensorflow":
-        import keras
+        keras = keras_module()
         import tensorflow as tf
 
         keras.utils.set_random_seed(value)

@@ -126,8 +126,10 @@ def sample_files(train_frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFac
 
 def run_kdigits(*args: str, cwd: Path | None = None, env: dict | None = None,
                 timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """Run the real command line in a subprocess, as a user would."""
+    """Run the real command line in a subprocess, as a user would; a variable given as
+    None in ``env`` is unset."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "120", **(env or {})}
+    full_env = {name: value for name, value in full_env.items() if value is not None}
     return subprocess.run([sys.executable, "-m", "kaggle_digits", *args], cwd=cwd or REPO,
                           env=full_env, capture_output=True, text=True, timeout=timeout)
 
