@@ -78,8 +78,9 @@ def main() -> None:
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
     paths = {name: REPO / "data" / f"{name}.csv" for name in ("train", "test", "solution")}
-    if data.file_sha256(paths["solution"]) != builtin.BUILTIN_CSV_SHA256["solution.csv"]:
-        sys.exit("data/solution.csv is not the built-in one: run `make data`")
+    for name in ("test", "solution"):
+        if data.file_sha256(paths[name]) != builtin.BUILTIN_CSV_SHA256[f"{name}.csv"]:
+            sys.exit(f"data/{name}.csv is not the built-in one: run `make data`")
     train_set = data.load_train(paths["train"])
     x_train, y_train = train_set.pixels, train_set.labels
     x_test = data.load_test(paths["test"]).pixels

@@ -156,8 +156,9 @@ def device() -> str:
     asked of the backend's own library (so a JAX or PyTorch run never loads TensorFlow).
     On TensorFlow it goes through `keras_module`: a bare ``import tensorflow`` would
     print TensorFlow's C++ start-up log, and leave its later errors unsilenced, on every
-    command that records where it trains."""
-    backend = require()
+    command that records where it trains. It starts with `prepare`, because JAX reads
+    ``XLA_FLAGS`` (the deterministic GPU kernels) once, when ``jax.devices()`` starts it."""
+    backend = prepare()
     if backend == "jax":
         import jax
 

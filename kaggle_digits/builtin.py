@@ -162,7 +162,8 @@ def mnist_test_rows() -> np.ndarray:
 
 def _builtin_order() -> np.ndarray:
     """For each built-in row (train.csv's, then test.csv's), its index in MNIST's digits
-    counted through the training file and then t10k."""
+    counted through the training file and then t10k: one seeded order, shared by the
+    files `fetch_builtin` writes and by `mnist_test_rows`, so the two cannot drift."""
     return np.random.default_rng(SHUFFLE_SEED).permutation(MNIST_DIGITS)
 
 

@@ -124,7 +124,7 @@ def sample_files(train_frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFac
     return paths
 
 
-def run_kdigits(*args: str, cwd: Path | None = None, env: dict | None = None,
+def run_kdigits(*args: str, cwd: Path | None = None, env: dict[str, str | None] | None = None,
                 timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run the real command line in a subprocess, as a user would; a variable given as
     None in ``env`` is unset."""
