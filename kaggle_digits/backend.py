@@ -154,11 +154,12 @@ def _named(gpus: list[str]) -> str:
 def device() -> str:
     """What the models train on, e.g. ``CPU (2 threads)`` or ``NVIDIA H100 80GB HBM3``,
     asked of the backend's own library (so a JAX or PyTorch run never loads TensorFlow).
-    On TensorFlow it goes through `keras_module`: a bare ``import tensorflow`` would
-    print TensorFlow's C++ start-up log, and leave its later errors unsilenced, on every
-    command that records where it trains. It starts with `prepare`, because JAX reads
-    ``XLA_FLAGS`` (the deterministic GPU kernels) once, when ``jax.devices()`` starts it."""
-    backend = prepare()
+    Keras is set up first, the one way kdigits sets it up (`keras_module`), because asking
+    starts the backend: TensorFlow would print its C++ log unsilenced, and JAX would start
+    without the deterministic-kernel ``XLA_FLAGS`` it reads only then. Every caller
+    trains with Keras next, so nothing is imported that was not going to be."""
+    keras_module()
+    backend = name()
     if backend == "jax":
         import jax
 
@@ -175,7 +176,6 @@ def device() -> str:
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return "Apple GPU (MPS)"
         return cpu(torch.get_num_threads())
-    keras_module()
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
