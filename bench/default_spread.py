@@ -15,6 +15,8 @@ same script on the built-in split, so the time ratio compares like with like.
     python bench/default_spread.py                         # cnn-fast, seeds 1 2 3, both splits
     python bench/default_spread.py --epochs 12 --label e12 # a cheaper recipe
     python bench/default_spread.py --quick                 # smoke run: 2,000 rows, 1 epoch
+    python bench/default_spread.py --tta                   # also score with 5-view TTA
+    python bench/default_spread.py --presets cand.py --model cand  # a candidate recipe
 
 Writes bench/results/default_spread[-<label>].json after every fit (a long run interrupted
 keeps what it finished). Test labels only score: nothing is trained on or selected with them.
@@ -27,6 +29,7 @@ import datetime as dt
 import json
 import os
 import platform
+import runpy
 import statistics
 import sys
 import time
@@ -75,15 +78,23 @@ def main() -> None:
     parser.add_argument("--baseline", default="cnn", help="'' for none")
     parser.add_argument("--label", default="", help="suffix of the results file")
     parser.add_argument("--quick", action="store_true", help="2,000 rows, 1 epoch")
+    parser.add_argument("--tta", action="store_true",
+                        help="also score each fit with test-time augmentation (as submit --tta)")
+    parser.add_argument("--presets", default=None, metavar="FILE.py",
+                        help="a Python file that registers candidate presets into "
+                             "kaggle_digits.models.PRESETS first")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if args.presets:
+        runpy.run_path(args.presets)
 
-    from kaggle_digits import train
+    from kaggle_digits import predict, train
 
     label = ("-quick" if args.quick else "") + (f"-{args.label}" if args.label else "")
     out = REPO / "bench" / "results" / f"default_spread{label}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     result: dict = {"model": args.model, "epochs": args.epochs, "quick": args.quick,
+                    "presets": args.presets, "tta": args.tta,
                     "fits": [], "baseline": None, "load_average_before": os.getloadavg()[0],
                     "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
     makers = {"builtin": builtin_split, "reshuffled": reshuffled_split}
@@ -102,7 +113,12 @@ def main() -> None:
         row = {"model": model, "split": split, "seed": seed, "epochs": config.epochs,
                "accuracy": accuracy, "train_seconds": round(train_s, 1),
                "finished": dt.datetime.now().isoformat(timespec="seconds")}
-        print(f"{model} {split} seed {seed}: {accuracy:.4%} in {train_s:.0f} s", flush=True)
+        if args.tta:
+            views = predict.average_probabilities([trained.predict_proba], x_test, tta=True)
+            row["tta_accuracy"] = float((views.argmax(axis=1) == y_test).mean())
+        print(f"{model} {split} seed {seed}: {accuracy:.4%}"
+              + (f" ({row['tta_accuracy']:.4%} with TTA)" if args.tta else "")
+              + f" in {train_s:.0f} s", flush=True)
         return row
 
     splits = {name: makers[name]() for name in args.splits}
@@ -121,6 +137,9 @@ def main() -> None:
                "sd_accuracy": statistics.stdev(accuracies) if len(accuracies) > 1 else None,
                "by_split": {name: statistics.mean(f["accuracy"] for f in result["fits"]
                                                   if f["split"] == name) for name in splits},
+               **({"mean_tta_accuracy": statistics.mean(f["tta_accuracy"] for f in result["fits"]),
+                   "sd_tta_accuracy": statistics.stdev(f["tta_accuracy"] for f in result["fits"])
+                   if len(accuracies) > 1 else None} if args.tta else {}),
                "mean_train_seconds": statistics.mean(seconds)}
     if result["baseline"]:
         summary["time_ratio_to_baseline"] = round(
@@ -131,6 +150,7 @@ def main() -> None:
     sd = summary["sd_accuracy"]
     print(f"{args.model}: {summary['mean_accuracy']:.4%}"
           + (f" ± {sd:.4%}" if sd is not None else "")
+          + (f" ({summary['mean_tta_accuracy']:.4%} with TTA)" if args.tta else "")
           + f" over {len(accuracies)} fits; mean {summary['mean_train_seconds']:.0f} s"
           + (f" = {summary['time_ratio_to_baseline']:.2f}× {args.baseline}"
              if result["baseline"] else ""))

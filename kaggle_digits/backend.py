@@ -105,9 +105,31 @@ def prepare() -> str:
     if chosen == "jax" and "xla_gpu_deterministic_ops" not in os.environ.get("XLA_FLAGS", ""):
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
                                    + " --xla_gpu_deterministic_ops=true").strip()
+    if chosen == "jax":
+        keep_jax_compilations()
     if chosen == "torch":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     return chosen
+
+
+def keep_jax_compilations() -> None:
+    """Let JAX keep its compiled training steps on disk, in kdigits' cache folder.
+
+    Every new Keras model on JAX compiles its training step again, several seconds on a
+    CPU for cnn-fast, although each fold, member and rerun of a recipe compiles the very
+    same program. JAX's persistent compilation cache reuses them (cnn-fast, 1,500 rows, one
+    epoch: 13 s per fit → 5 s). Results do not change: the cache holds what XLA would
+    compile again. A folder the user gave JAX (``JAX_COMPILATION_CACHE_DIR``) wins."""
+    from kaggle_digits.data import default_cache_dir
+
+    folder = str(default_cache_dir() / "jax-compilations")
+    if "jax" in sys.modules:  # a notebook that imported JAX itself
+        import jax
+
+        if not jax.config.jax_compilation_cache_dir:
+            jax.config.update("jax_compilation_cache_dir", folder)
+        return
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", folder)
 
 
 def keep_tensorflow_out() -> None:

@@ -147,13 +147,35 @@ def kd(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
     signals, terminals and backend choices need a real one (`kdigits`)."""
     from kaggle_digits.cli import main
 
-    def run(*args: str) -> tuple[int, str, str]:
+    def run(*args: str, cwd: Path | None = None,
+            env: dict[str, str | None] | None = None) -> tuple[int, str, str]:
+        """``cwd`` and ``env`` (None unsets a variable) hold for this call only."""
         capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["kdigits", *args])
-        with pytest.raises(SystemExit, match=EXIT_CODE) as stop:
-            main()
+        with monkeypatch.context() as patch:
+            patch.setattr(sys, "argv", ["kdigits", *args])
+            if cwd is not None:
+                patch.chdir(cwd)
+            for variable, value in (env or {}).items():
+                if value is None:
+                    patch.delenv(variable, raising=False)
+                else:
+                    patch.setenv(variable, value)
+            with pytest.raises(SystemExit, match=EXIT_CODE) as stop:
+                main()
         out, err = capsys.readouterr()
         return stop.value.code or 0, out, err
+
+    return run
+
+
+@pytest.fixture
+def kdigits_here(kd):
+    """`kdigits`'s interface (a CompletedProcess, 120 columns), run by `kd` in this process:
+    for tests about what a verb writes and prints, not about processes."""
+    def run(*args: str, cwd: Path | None = None,
+            env: dict[str, str | None] | None = None) -> subprocess.CompletedProcess[str]:
+        code, out, err = kd(*args, cwd=cwd, env={"COLUMNS": "120", **(env or {})})
+        return subprocess.CompletedProcess(["kdigits", *args], code, out, err)
 
     return run
 

@@ -211,6 +211,8 @@ def test_one_seed_gives_one_model_on_the_cpu(name: str, sample_files: dict,
     assert report["shift_draws"] >= 12  # 1,500 rows at batch 128
     if name == "jax":
         assert report["compiled"] == [True, True]  # cnn-fast as trained, and best
+        # the training step compiled once, kept in kdigits' cache for the next fits
+        assert list((tmp_path / "jax-compilations").glob("jit_train_step-*"))
 
 
 LOAD_AND_PREDICT = """

@@ -17,6 +17,7 @@ from conftest import REPO
 from kaggle_digits.plots import minutes_text
 
 ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+WIDE = {"COLUMNS": "120"}  # as `kdigits` runs the command line
 
 
 @pytest.fixture
@@ -24,12 +25,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {**ENV, "KDIGITS_CACHE_DIR": str(tmp_path_factory.getbasetemp() / "cache")}
 
 
-def test_cv_with_a_scikit_learn_baseline_end_to_end(kdigits, sample_files: dict,
-                                                     tmp_path: Path, env: dict) -> None:
-    result = kdigits("cv", "--model", "knn", "--train", str(sample_files["train"]),
-                     "--folds", "2", "--percent", "40", "--runs-dir", str(tmp_path), env=env)
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
+def test_cv_with_a_scikit_learn_baseline_end_to_end(kd, sample_files: dict,
+                                                     tmp_path: Path) -> None:
+    code, out, err = kd("cv", "--model", "knn", "--train", str(sample_files["train"]),
+                        "--folds", "2", "--percent", "40", "--runs-dir", str(tmp_path),
+                        env=WIDE)
+    assert code == 0, err
     assert "2-fold stratified CV on 1,080 rows, 120 held out" in out
     assert "fold ensemble" in out
     assert "mean ± sd" in out
@@ -42,63 +43,61 @@ def test_cv_with_a_scikit_learn_baseline_end_to_end(kdigits, sample_files: dict,
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["oof"]["overall"]["accuracy"] > 0.85  # kNN on 1,080 real digits
 
-    listing = kdigits("runs", "--runs-dir", str(tmp_path), env=env)
-    assert listing.returncode == 0
-    row = next(line for line in listing.stdout.splitlines() if line.startswith(run_dir.name))
+    code, listing, _ = kd("runs", "--runs-dir", str(tmp_path), env=WIDE)
+    assert code == 0
+    row = next(line for line in listing.splitlines() if line.startswith(run_dir.name))
     assert row.split()[1:] == ["2/2", f"{metrics['oof']['overall']['accuracy']:.4f}",
                                f"{metrics['holdout']['overall']['accuracy']:.4f}",
                                f"{metrics['oof']['overall']['kappa']:.4f}",
                                minutes_text(metrics["timing"]["minutes"])]
-    assert "unfinished" not in listing.stdout
+    assert "unfinished" not in listing
 
 
-def test_name_labels_a_run_that_is_then_named_by_it(kdigits, sample_files: dict,
-                                                   tmp_path: Path, env: dict) -> None:
+def test_name_labels_a_run_that_is_then_named_by_it(kd, sample_files: dict,
+                                                   tmp_path: Path) -> None:
     """`--name TAG`: in the folder name and config.json, the full run ID in `runs` at 80
     columns, and TAG stands for the run (`report TAG`); a taken or unsafe TAG is refused."""
-    here = {**env, "PYTHONPATH": str(REPO), "COLUMNS": "80"}  # from a project folder
+    here = {"cwd": tmp_path, "env": {"COLUMNS": "80"}}  # from a project folder
     cv = ["cv", "--model", "knn", "--train", str(sample_files["train"]), "--folds", "2",
           "--percent", "30"]
-    made = kdigits(*cv, "--name", "pca40-baseline", cwd=tmp_path, env=here)
-    assert made.returncode == 0, made.stderr
+    code, _, err = kd(*cv, "--name", "pca40-baseline", **here)
+    assert code == 0, err
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert run_dir.name.endswith("-knn-pca40-baseline")
     assert json.loads((run_dir / "config.json").read_text())["name"] == "pca40-baseline"
-    kdigits(*cv, cwd=tmp_path, env=here)  # a second run, the same day
+    kd(*cv, **here)  # a second run, the same day
 
-    listing = kdigits("runs", cwd=tmp_path, env=here)
-    assert listing.returncode == 0, listing.stderr
-    lines = listing.stdout.splitlines()
+    code, listing, err = kd("runs", **here)
+    assert code == 0, err
+    lines = listing.splitlines()
     assert max(len(line) for line in lines) <= 80
     names = sorted(p.name for p in (tmp_path / "runs").iterdir())
     assert len(names) == 2 and names[0][:8] == names[1][:8]  # IDs share their start
     for name in names:  # each run ID whole, on one line, never cut to "20261123…"
-        assert any(line.split()[0] == name for line in lines), listing.stdout
+        assert any(line.split()[0] == name for line in lines), listing
 
     (run_dir / "report.html").unlink()
-    reported = kdigits("report", "pca40-baseline", cwd=tmp_path, env=here)
-    assert reported.returncode == 0, reported.stderr
+    code, _, err = kd("report", "pca40-baseline", **here)
+    assert code == 0, err
     assert (run_dir / "report.html").is_file()
 
     for name, message in (("pca40-baseline", "a run named 'pca40-baseline' already exists"),
                           ("my run", "--name 'my run': use up to 40 letters, digits")):
-        refused = kdigits(*cv, "--name", name, cwd=tmp_path, env=here)
-        assert refused.returncode == 2
-        assert refused.stderr.startswith(f"error: {message}") and len(
-            refused.stderr.strip().splitlines()) == 1
+        code, _, err = kd(*cv, "--name", name, **here)
+        assert code == 2
+        assert err.startswith(f"error: {message}") and len(err.strip().splitlines()) == 1
     assert len(list((tmp_path / "runs").iterdir())) == 2  # nothing half-created
 
 
-def test_one_fold_means_one_train_test_split(kdigits, sample_files: dict, tmp_path: Path,
-                                             env: dict) -> None:
-    result = kdigits("cv", "--model", "logreg", "--train", str(sample_files["train"]),
-                     "--folds", "1", "--test-size", "0.3", "--holdout", "0",
-                     "--percent", "20", "--runs-dir", str(tmp_path), "--mode", "everything",
-                     env=env)
-    assert result.returncode == 0, result.stderr
-    assert "one stratified train/test split (0.3 test)" in result.stdout
-    assert "Precision" in result.stdout  # caret's "everything" mode
-    run_dir = Path(result.stdout.strip().splitlines()[-1])
+def test_one_fold_means_one_train_test_split(kd, sample_files: dict, tmp_path: Path) -> None:
+    code, out, err = kd("cv", "--model", "logreg", "--train", str(sample_files["train"]),
+                        "--folds", "1", "--test-size", "0.3", "--holdout", "0",
+                        "--percent", "20", "--runs-dir", str(tmp_path), "--mode", "everything",
+                        env=WIDE)
+    assert code == 0, err
+    assert "one stratified train/test split (0.3 test)" in out
+    assert "Precision" in out  # caret's "everything" mode
+    run_dir = Path(out.strip().splitlines()[-1])
     oof = (run_dir / "oof.csv").read_text().splitlines()
     assert len(oof) == 1 + 180  # 30% of 600 rows
     assert json.loads((run_dir / "metrics.json").read_text())["holdout"] is None
@@ -112,12 +111,11 @@ def test_one_fold_means_one_train_test_split(kdigits, sample_files: dict, tmp_pa
     (["--resume", "runs/x", "--model", "mlp"], "drop --model"),
     (["--train", "no/such/train.csv"], "error:"),
 ])
-def test_bad_options_are_one_line_errors(kdigits, tmp_path: Path, env: dict, args: list,
+def test_bad_options_are_one_line_errors(kd, tmp_path: Path, args: list,
                                          message: str) -> None:
-    result = kdigits("cv", *args, "--runs-dir", str(tmp_path), env=env)
-    assert result.returncode == 2
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
+    code, _, err = kd("cv", *args, "--runs-dir", str(tmp_path))
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1
     assert not list(tmp_path.iterdir())  # nothing half-created
 
 
@@ -131,10 +129,10 @@ def test_models_lists_every_preset_with_its_parameters(kdigits, env: dict) -> No
     assert "oneDNN" not in result.stderr  # TensorFlow's start-up chatter stays hidden
 
 
-def test_runs_without_runs(kdigits, tmp_path: Path, env: dict) -> None:
-    result = kdigits("runs", "--runs-dir", str(tmp_path / "none"), env=env)
-    assert result.returncode == 0
-    assert "no runs under" in result.stdout
+def test_runs_without_runs(kd, tmp_path: Path) -> None:
+    code, out, _ = kd("runs", "--runs-dir", str(tmp_path / "none"))
+    assert code == 0
+    assert "no runs under" in out
 
 
 MLP = ["--model", "mlp", "--folds", "3", "--percent", "50", "--epochs", "10", "--seed", "4"]
@@ -142,7 +140,7 @@ MLP = ["--model", "mlp", "--folds", "3", "--percent", "50", "--epochs", "10", "-
 
 @pytest.mark.slow
 def test_ctrl_c_keeps_finished_folds_and_resume_matches_an_uninterrupted_run(
-        kdigits, sample_files: dict, tmp_path: Path, env: dict) -> None:
+        kd, sample_files: dict, tmp_path: Path, env: dict) -> None:
     from kaggle_digits.train import load_trained
 
     root = tmp_path / "interrupted"
@@ -171,17 +169,18 @@ def test_ctrl_c_keeps_finished_folds_and_resume_matches_an_uninterrupted_run(
         np.zeros((2, 784), np.uint8)).shape == (2, 10)
     assert not [p for p in run_dir.rglob("*") if p.name.endswith(".tmp")]
     assert not (run_dir / "metrics.json").exists()
-    listing = kdigits("runs", "--runs-dir", str(root), env=env)
-    assert "1/3" in listing.stdout and "unfinished" in listing.stdout
+    code, listing, _ = kd("runs", "--runs-dir", str(root), env=WIDE)
+    assert "1/3" in listing and "unfinished" in listing
 
-    resumed = kdigits("cv", "--resume", str(run_dir), env=env)
-    assert resumed.returncode == 0, resumed.stderr
-    assert "fold 1/3" in resumed.stdout and "finished in an earlier session" in resumed.stdout
-    assert resumed.stdout.strip().splitlines()[-1] == str(run_dir)
+    # resumed and run again in this process: the same threads as the interrupted process
+    code, resumed, err = kd("cv", "--resume", str(run_dir), env=WIDE)
+    assert code == 0, err
+    assert "fold 1/3" in resumed and "finished in an earlier session" in resumed
+    assert resumed.strip().splitlines()[-1] == str(run_dir)
 
-    fresh = kdigits(*args[:-1], str(tmp_path / "uninterrupted"), env=env)
-    assert fresh.returncode == 0, fresh.stderr
-    fresh_dir = Path(fresh.stdout.strip().splitlines()[-1])
+    code, fresh, err = kd(*args[:-1], str(tmp_path / "uninterrupted"), env=WIDE)
+    assert code == 0, err
+    fresh_dir = Path(fresh.strip().splitlines()[-1])
     for name in ("oof.csv", "holdout.csv"):
         assert (run_dir / name).read_bytes() == (fresh_dir / name).read_bytes()
     a, b = (json.loads((d / "metrics.json").read_text()) for d in (run_dir, fresh_dir))
@@ -190,17 +189,18 @@ def test_ctrl_c_keeps_finished_folds_and_resume_matches_an_uninterrupted_run(
         (f["accuracy"], f["kappa"]) for f in b["folds"]]
 
 
-def test_layer_options_from_the_command_line(kdigits, kd, sample_files, tmp_path) -> None:
+def test_layer_options_from_the_command_line(kd, sample_files, tmp_path) -> None:
     """`--option NAME=VALUE` sets a layer option, recorded with the run; mistakes are one
     line before any training."""
-    done = kdigits("cv", "--model", "mlp-fast", "--train", str(sample_files["train"]),
-                   "--folds", "2", "--holdout", "0", "--epochs", "1", "--option", "width=64",
-                   "--option", "dropout=0.1", "--runs-dir", str(tmp_path / "runs"))
-    assert done.returncode == 0, done.stderr
+    code, out, err = kd("cv", "--model", "mlp-fast", "--train", str(sample_files["train"]),
+                        "--folds", "2", "--holdout", "0", "--epochs", "1", "--option",
+                        "width=64", "--option", "dropout=0.1", "--runs-dir",
+                        str(tmp_path / "runs"), env=WIDE)
+    assert code == 0, err
     (run,) = (tmp_path / "runs").iterdir()
     config = json.loads((run / "config.json").read_text())
     assert config["training"]["model_options"] == {"width": 64, "dropout": 0.1}
-    assert "width 64" in done.stdout  # the recipe line says what was trained
+    assert "width 64" in out  # the recipe line says what was trained
     for option, message in (
             ("width", "error: --option takes NAME=VALUE (e.g. --option elastic=34), "
                       "not 'width'"),

@@ -101,29 +101,29 @@ def test_digit_text_in_colour_packs_two_pixel_rows_per_line(train_sample):
     assert any(f"rgb({v},{v},{v})" in s for s in styles)
 
 
-def test_eda_command_prints_summary_and_writes_files(kdigits, sample_files, tmp_path):
+def test_eda_command_prints_summary_and_writes_files(kdigits_here, sample_files, tmp_path):
     out = tmp_path / "eda"
-    done = kdigits("eda", "--train", str(sample_files["train"]), "--out", str(out))
+    done = kdigits_here("eda", "--train", str(sample_files["train"]), "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "3,000 rows" in done.stdout
     assert "are 0" in done.stdout and "summary.json" in done.stdout
     assert (out / "samples.png").exists()
-    again = kdigits("eda", "--train", str(sample_files["train"]), "--out", str(out))
+    again = kdigits_here("eda", "--train", str(sample_files["train"]), "--out", str(out))
     assert again.returncode == 2
     assert "error:" in again.stderr and "--force" in again.stderr
     assert "Traceback" not in again.stderr
 
 
-def test_show_draws_a_train_digit_with_its_label(kdigits, sample_files, train_sample):
+def test_show_draws_a_train_digit_with_its_label(kdigits_here, sample_files, train_sample):
     labels = train_sample[1]
-    done = kdigits("show", "12", "--train", str(sample_files["train"]))
+    done = kdigits_here("show", "12", "--train", str(sample_files["train"]))
     assert done.returncode == 0, done.stderr
     assert f"row 12: label {labels[12]}" in done.stdout
     assert "█" in done.stdout  # not a terminal: shade characters
 
 
-def test_show_test_row_names_its_kaggle_image_id(kdigits, sample_files):
-    done = kdigits("show", "0", "--test", "--test-file", str(sample_files["test"]))
+def test_show_test_row_names_its_kaggle_image_id(kdigits_here, sample_files):
+    done = kdigits_here("show", "0", "--test", "--test-file", str(sample_files["test"]))
     assert done.returncode == 0, done.stderr
     assert "row 0 (ImageId 1), no label" in done.stdout
 
@@ -132,8 +132,8 @@ def test_show_test_row_names_its_kaggle_image_id(kdigits, sample_files):
     (("show", "3000"), "out of range"),
     (("show", "0", "--test", "--run", "runs/x"), "train.csv rows only"),
 ])
-def test_show_refuses_bad_requests_in_one_line(kdigits, sample_files, args, message):
-    done = kdigits(*args, "--train", str(sample_files["train"]),
+def test_show_refuses_bad_requests_in_one_line(kdigits_here, sample_files, args, message):
+    done = kdigits_here(*args, "--train", str(sample_files["train"]),
                    "--test-file", str(sample_files["test"]))
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, run_kdigits
+from conftest import run_kdigits
 
 from kaggle_digits import report, runs
 from kaggle_digits.errors import KdigitsError
@@ -126,9 +126,9 @@ def test_gallery_shows_the_most_confident_mistakes(mlp_run):
 
 
 @pytest.mark.slow  # uses a real `kdigits cv` run
-def test_report_is_rewritten_on_rerun_and_from_the_cli(kdigits, run_copy):
+def test_report_is_rewritten_on_rerun_and_from_the_cli(kdigits_here, run_copy):
     (run_copy / "report.html").write_text("stale")
-    done = kdigits("report", str(run_copy))
+    done = kdigits_here("report", str(run_copy))
     assert done.returncode == 0, done.stderr
     assert "report.html" in done.stdout
     assert (run_copy / "report.html").read_text().startswith("<!DOCTYPE html>")
@@ -149,21 +149,21 @@ def test_report_escapes_config_text_and_skips_gallery_for_a_changed_train_file(r
 
 
 @pytest.mark.slow  # uses a real `kdigits cv` run
-def test_unfinished_run_is_refused_in_one_line(kdigits, run_copy):
+def test_unfinished_run_is_refused_in_one_line(kdigits_here, run_copy):
     (run_copy / "metrics.json").unlink()
     with pytest.raises(KdigitsError, match="has not finished"):
         report.write_report(run_copy)
-    done = kdigits("report", str(run_copy))
+    done = kdigits_here("report", str(run_copy))
     assert done.returncode == 2 and "has not finished" in done.stderr
     assert "Traceback" not in done.stderr
 
 
 @pytest.mark.slow  # uses a real `kdigits cv` run
-def test_show_with_a_run_prints_its_prediction(kdigits, mlp_run, sample_files):
+def test_show_with_a_run_prints_its_prediction(kdigits_here, mlp_run, sample_files):
     oof = pd.read_csv(mlp_run / "oof.csv")
     row = oof.iloc[7]
     # no --train: the run's own train file (recorded in config.json) is shown
-    done = kdigits("show", str(int(row["row"])), "--run", str(mlp_run))
+    done = kdigits_here("show", str(int(row["row"])), "--run", str(mlp_run))
     assert done.returncode == 0, done.stderr
     assert f"{sample_files['train']} row {int(row['row'])}: label {int(row['label'])}" \
         in done.stdout
@@ -173,7 +173,7 @@ def test_show_with_a_run_prints_its_prediction(kdigits, mlp_run, sample_files):
 
 
 @pytest.mark.slow  # uses a real `kdigits cv` run
-def test_compare_two_real_runs(kdigits, mlp_run, forest_run, tmp_path):
+def test_compare_two_real_runs(kdigits_here, mlp_run, forest_run, tmp_path):
     summaries = report.compare_runs([mlp_run, forest_run])
     assert {s.model for s in summaries} == {"mlp", "random-forest"}
     assert summaries[0].oof_accuracy >= summaries[1].oof_accuracy
@@ -190,11 +190,11 @@ def test_compare_two_real_runs(kdigits, mlp_run, forest_run, tmp_path):
     assert next(s for s in summaries if s.model == "random-forest").details == ["2 folds"]
 
     out = tmp_path / "compare.png"
-    done = kdigits("compare", str(mlp_run), str(forest_run), "--out", str(out))
+    done = kdigits_here("compare", str(mlp_run), str(forest_run), "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert out.read_bytes().startswith(b"\x89PNG")
     assert "the training time of" in done.stdout or "no trade-off" in done.stdout
-    refused = kdigits("compare", str(mlp_run), str(forest_run), "--out", str(out))
+    refused = kdigits_here("compare", str(mlp_run), str(forest_run), "--out", str(out))
     assert refused.returncode == 2 and "--force" in refused.stderr
 
 
@@ -226,8 +226,8 @@ def test_runs_are_labelled_by_name_then_model_then_folder():
                                                             "20261123-100003-mlp"]
 
 
-def test_compare_without_runs_says_so(kdigits, tmp_path):
-    done = kdigits("compare", "--root", str(tmp_path))
+def test_compare_without_runs_says_so(kdigits_here, tmp_path):
+    done = kdigits_here("compare", "--root", str(tmp_path))
     assert done.returncode == 2
     assert "no finished runs to compare" in done.stderr and "Traceback" not in done.stderr
 
@@ -253,11 +253,14 @@ def test_overall_table_prints_every_number_as_caret_does(train_sample):
                 (name, text)
 
 
-def in_folder(folder: Path, *args: str, columns: int = 120):
-    """`kdigits ARGS` run from ``folder``, as a user in their project folder (this
-    checkout's kaggle_digits, whatever the current folder)."""
-    return run_kdigits(*args, cwd=folder, env={"PYTHONPATH": str(REPO),
-                                               "COLUMNS": str(columns)})
+@pytest.fixture
+def in_folder(kdigits_here):
+    """`in_folder(folder, *args)`: `kdigits ARGS` run from ``folder``, as a user in their
+    project folder."""
+    def run(folder: Path, *args: str, columns: int = 120):
+        return kdigits_here(*args, cwd=folder, env={"COLUMNS": str(columns)})
+
+    return run
 
 
 @pytest.fixture
@@ -272,7 +275,7 @@ def runs_folder(mlp_run, forest_run, tmp_path) -> Path:
 
 
 @pytest.mark.slow  # uses real `kdigits cv` runs
-def test_compare_twice_in_a_row_writes_two_plots_and_replaces_nothing(runs_folder):
+def test_compare_twice_in_a_row_writes_two_plots_and_replaces_nothing(runs_folder, in_folder):
     runs_dir = runs_folder / "runs"
     before = sorted(p.name for p in runs_dir.iterdir())
     globbed = sorted(str(p.relative_to(runs_folder)) for p in runs_dir.iterdir())  # runs/*
@@ -300,7 +303,7 @@ def test_compare_twice_in_a_row_writes_two_plots_and_replaces_nothing(runs_folde
 
 
 @pytest.mark.slow  # uses real `kdigits cv` runs
-def test_compare_fails_in_one_line_when_no_entry_is_a_finished_run(runs_folder):
+def test_compare_fails_in_one_line_when_no_entry_is_a_finished_run(runs_folder, in_folder):
     unfinished = runs_folder / "runs" / next(p.name for p in (runs_folder / "runs").iterdir()
                                              if p.is_dir())
     (unfinished / "metrics.json").unlink()
@@ -314,7 +317,7 @@ def test_compare_fails_in_one_line_when_no_entry_is_a_finished_run(runs_folder):
 
 
 @pytest.mark.slow  # uses real `kdigits cv` runs
-def test_compare_shows_full_run_ids_at_80_columns(runs_folder, mlp_run):
+def test_compare_shows_full_run_ids_at_80_columns(runs_folder, mlp_run, in_folder):
     long = runs_folder / "runs" / f"{mlp_run.name}-with-a-longish-tag"
     (runs_folder / "runs" / mlp_run.name).rename(long)
     done = in_folder(runs_folder, "compare", columns=80)

@@ -86,12 +86,12 @@ def test_early_stopping_refuses_nonsense() -> None:
         train.config_for("knn", early_stopping=2)
 
 
-def test_cv_early_stopping_records_where_each_fold_stopped(kdigits, sample_files: dict,
+def test_cv_early_stopping_records_where_each_fold_stopped(kd, sample_files: dict,
                                                             tmp_path) -> None:
-    done = kdigits("cv", "--model", "mlp-fast", "--train", str(sample_files["train"]),
-                   "--folds", "2", "--holdout", "0", "--epochs", "30",
-                   "--early-stopping", "1", "--runs-dir", str(tmp_path / "runs"))
-    assert done.returncode == 0, done.stderr
+    code, _, err = kd("cv", "--model", "mlp-fast", "--train", str(sample_files["train"]),
+                      "--folds", "2", "--holdout", "0", "--epochs", "30",
+                      "--early-stopping", "1", "--runs-dir", str(tmp_path / "runs"))
+    assert code == 0, err
     (run,) = (tmp_path / "runs").iterdir()
     config = json.loads((run / "config.json").read_text())
     assert config["training"]["early_stopping"] == 1

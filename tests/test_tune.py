@@ -128,7 +128,7 @@ def test_trials_are_shared_between_workers_exactly() -> None:
 
 
 def test_tune_with_two_workers_then_cv_reproduces_the_best_trial_and_a_rerun_continues(
-        kdigits, tmp_path: Path, env: dict) -> None:
+        kdigits, kd, tmp_path: Path, env: dict) -> None:
     runs = tmp_path / "runs"
     command = ["tune", *TINY, "--runs-dir", str(runs)]
     first = kdigits(*command, "--trials", "3", "--jobs", "2", "--no-prune", env=env)
@@ -152,10 +152,10 @@ def test_tune_with_two_workers_then_cv_reproduces_the_best_trial_and_a_rerun_con
     assert best["split"]["percent"] == 3 and best["split"]["folds"] == 2
     assert "Holdout (126 rows never used to select" in first.stdout
 
-    cv = kdigits("cv", "--params", str(best_json), "--runs-dir", str(tmp_path / "cv"),
-                 env=env)
-    assert cv.returncode == 0, cv.stderr
-    run_dir = Path(cv.stdout.strip().splitlines()[-1])
+    # cv and the rerun in this process (a worker's thread count: the same fits)
+    code, out, err = kd("cv", "--params", str(best_json), "--runs-dir", str(tmp_path / "cv"))
+    assert code == 0, err
+    run_dir = Path(out.strip().splitlines()[-1])
     config = json.loads((run_dir / "config.json").read_text())
     training = config["training"]
     assert {k: training[k] for k in best["recipe"]} == best["recipe"]
@@ -166,10 +166,10 @@ def test_tune_with_two_workers_then_cv_reproduces_the_best_trial_and_a_rerun_con
     assert [f["accuracy"] for f in metrics["folds"]] == best["objective"]["folds"]
     assert metrics["holdout"]["overall"]["accuracy"] == best["holdout"]["accuracy"]
 
-    again = kdigits(*command, "--trials", "1", env=env)
-    assert again.returncode == 0, again.stderr
-    assert "continuing after 3 trials" in again.stdout
-    assert "the study has 4" in again.stdout
+    code, again, err = kd(*command, "--trials", "1", env={"COLUMNS": "120"})
+    assert code == 0, err
+    assert "continuing after 3 trials" in again
+    assert "the study has 4" in again
     assert len(trials_of(url, best["study"]["name"])) == 4
     assert len((folder / "trials.csv").read_text().splitlines()) == 1 + 4
 
@@ -237,15 +237,15 @@ def test_ctrl_c_keeps_finished_trials(tmp_path: Path, env: dict) -> None:
     (["--trials", "0"], "error: --trials must be 1 or more, not 0"),
     (["--model", "knn"], "error: knn is a scikit-learn baseline"),
 ])
-def test_bad_input_is_one_line_and_creates_nothing(kdigits, tmp_path: Path, env: dict,
-                                                   args: list, message: str) -> None:
-    done = kdigits("tune", *TINY, *args, "--runs-dir", str(tmp_path / "runs"), env=env)
-    assert done.returncode == 2
-    assert one_error_line(done.stderr).startswith(message)
+def test_bad_input_is_one_line_and_creates_nothing(kd, tmp_path: Path, args: list,
+                                                   message: str) -> None:
+    code, _, err = kd("tune", *TINY, *args, "--runs-dir", str(tmp_path / "runs"))
+    assert code == 2
+    assert one_error_line(err).startswith(message)
     assert not (tmp_path / "runs").exists()
 
 
-def test_a_study_of_another_model_is_refused_and_keeps_its_trials(kdigits, tmp_path: Path,
+def test_a_study_of_another_model_is_refused_and_keeps_its_trials(kd, tmp_path: Path,
                                                                     env: dict,
                                                                     monkeypatch) -> None:
     monkeypatch.setenv("KDIGITS_CACHE_DIR", env["KDIGITS_CACHE_DIR"])
@@ -256,31 +256,31 @@ def test_a_study_of_another_model_is_refused_and_keeps_its_trials(kdigits, tmp_p
     study.add_trial(optuna.trial.create_trial(
         params={"learning_rate": 0.001}, value=0.9,
         distributions={"learning_rate": tuning.space["learning_rate"]}))
-    done = kdigits("tune", *TINY[2:], "--model", "mlp-fast", "--study", "shared",
-                   "--runs-dir", str(tmp_path), env=env)
-    assert done.returncode == 2
-    assert one_error_line(done.stderr) == (
+    code, _, err = kd("tune", *TINY[2:], "--model", "mlp-fast", "--study", "shared",
+                      "--runs-dir", str(tmp_path))
+    assert code == 2
+    assert one_error_line(err) == (
         "error: study 'shared' was created for model mlp, not mlp-fast; choose another "
         "--study")
-    other = kdigits("tune", *TINY, "--folds", "3", "--study", "shared", "--runs-dir",
-                    str(tmp_path), env=env)
-    assert one_error_line(other.stderr).startswith(
+    code, _, err = kd("tune", *TINY, "--folds", "3", "--study", "shared", "--runs-dir",
+                      str(tmp_path))
+    assert code == 2 and one_error_line(err).startswith(
         "error: study 'shared' was tuned with folds 2 (this command: folds 3)")
     trials = trials_of(tuning.storage_url, "shared")
     assert [(t.number, t.state, t.value) for t in trials] == [(0, TrialState.COMPLETE, 0.9)]
 
 
-def test_a_bad_params_file_is_one_line(kdigits, tmp_path: Path, env: dict) -> None:
+def test_a_bad_params_file_is_one_line(kd, tmp_path: Path) -> None:
     bad = tmp_path / "best.json"
     bad.write_text(json.dumps({"format": "kdigits-params/1", "model": "cnn",
                                "recipe": {"epochs": 1}, "model_options": {"width": 64}}))
-    done = kdigits("cv", "--params", str(bad), "--runs-dir", str(tmp_path / "runs"), env=env)
-    assert done.returncode == 2
-    assert one_error_line(done.stderr) == ("error: cnn has no option width; it takes dropout "
-                                           "(default 0.5)")
-    clash = kdigits("submit", "--params", str(bad), "--model", "mlp", env=env)
-    assert one_error_line(clash.stderr) == (f"error: {bad} was tuned for cnn, not mlp; "
-                                            "drop --model")
+    code, _, err = kd("cv", "--params", str(bad), "--runs-dir", str(tmp_path / "runs"))
+    assert code == 2
+    assert one_error_line(err) == ("error: cnn has no option width; it takes dropout "
+                                   "(default 0.5)")
+    code, _, err = kd("submit", "--params", str(bad), "--model", "mlp")
+    assert code == 2
+    assert one_error_line(err) == f"error: {bad} was tuned for cnn, not mlp; drop --model"
     assert not (tmp_path / "runs").exists()
 
 

@@ -95,26 +95,27 @@ def test_a_broken_model_file_is_one_clear_line(tmp_path, source, function, messa
     assert "\n" not in str(caught.value)
 
 
-def test_cli_refuses_a_broken_model_before_any_run_folder(kdigits, tmp_path, sample_files):
+def test_cli_refuses_a_broken_model_before_any_run_folder(kd, tmp_path, sample_files):
     broken = tmp_path / "broken.py"
     broken.write_text("import keras\ndef net():\n    return [keras.Input((784,)), "
                       "keras.layers.Dense(3, activation='softmax')]\n")
     runs = tmp_path / "runs"
-    done = kdigits("cv", "--model", f"{broken}:net", "--train", str(sample_files["train"]),
-                   "--runs-dir", str(runs))
-    assert done.returncode == 2, done.stdout + done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert lines[-1].startswith("error: --model") and "output shape (3,)" in lines[-1]
-    assert "Traceback" not in done.stderr and not runs.exists()
+    code, out, err = kd("cv", "--model", f"{broken}:net", "--train", str(sample_files["train"]),
+                        "--runs-dir", str(runs))
+    assert code == 2, out + err
+    (line,) = err.strip().splitlines()
+    assert line.startswith("error: --model") and "output shape (3,)" in line
+    assert not runs.exists()
 
 
-def test_cv_and_submit_with_your_own_model(kdigits, kd, tmp_path, sample_files, model_file):
+def test_cv_and_submit_with_your_own_model(kd, tmp_path, sample_files, model_file):
     """A run folder records the file, its SHA-256 and its text; submit records them too;
     the CLI's options still override the file's RECIPE."""
     runs = tmp_path / "runs"
-    done = kdigits("cv", "--model", f"{model_file}:tiny", "--train", str(sample_files["train"]),
-                   "--folds", "2", "--epochs", "1", "--runs-dir", str(runs))
-    assert done.returncode == 0, done.stdout + done.stderr
+    code, out, err = kd("cv", "--model", f"{model_file}:tiny", "--train",
+                        str(sample_files["train"]), "--folds", "2", "--epochs", "1",
+                        "--runs-dir", str(runs))
+    assert code == 0, out + err
     (run,) = runs.iterdir()
     assert run.name.endswith("-mine-tiny")
     config = json.loads((run / "config.json").read_text())
@@ -126,9 +127,9 @@ def test_cv_and_submit_with_your_own_model(kdigits, kd, tmp_path, sample_files, 
     assert metrics["oof"]["overall"]["accuracy"] > 0.7  # a tiny MLP, 1 epoch, 1,350 rows
 
     out = tmp_path / "mine.csv"
-    sub = kdigits("submit", "--run", str(run), "--test", str(sample_files["test"]),
-                  "--train", str(sample_files["train"]), "--out", str(out))
-    assert sub.returncode == 0, sub.stdout + sub.stderr
+    code, shown, err = kd("submit", "--run", str(run), "--test", str(sample_files["test"]),
+                          "--train", str(sample_files["train"]), "--out", str(out))
+    assert code == 0, shown + err
     assert len(pd.read_csv(out)) == 1000
 
     model_file.write_text(MLP + "\n# edited\n")  # resuming against another file is refused
@@ -137,12 +138,12 @@ def test_cv_and_submit_with_your_own_model(kdigits, kd, tmp_path, sample_files, 
     assert code == 2 and "has changed since" in err
 
 
-def test_example_file_trains_a_scikit_learn_baseline(kdigits, kd, tmp_path, sample_files):
+def test_example_file_trains_a_scikit_learn_baseline(kd, tmp_path, sample_files):
     out = tmp_path / "forest.csv"
-    done = kdigits("submit", "--model", f"{EXAMPLE}:forest", "--train",
-                   str(sample_files["train"]), "--test", str(sample_files["test"]),
-                   "--out", str(out))
-    assert done.returncode == 0, done.stdout + done.stderr
+    code, shown, err = kd("submit", "--model", f"{EXAMPLE}:forest", "--train",
+                          str(sample_files["train"]), "--test", str(sample_files["test"]),
+                          "--out", str(out))
+    assert code == 0, shown + err
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["model_file"]["function"] == "forest"
     assert record["model_file"]["source"] == EXAMPLE.read_text()
