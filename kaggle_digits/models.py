@@ -152,26 +152,35 @@ def cnn_wide(dropout: float = 0.25) -> list:
             layers.Dense(10, activation="softmax")]
 
 
-def _lenet_bn(dense: int = 128, dropout: float = 0.3) -> list:
-    """A BatchNorm LeNet: 5×5 conv → pool, twice. About 3.9 M multiply-adds per digit, a
-    third of mnist_cnn's, which is where the CPU speed comes from (bench/README.md)."""
+def _lenet_bn(dense: int = 128, dropout: float = 0.3, conv1: int = 32, conv2: int = 64,
+              pool_first: bool = False) -> list:
+    """A BatchNorm LeNet: 5×5 conv → pool, twice. About 3.9 M multiply-adds per digit with
+    32/64 filters, a third of mnist_cnn's, which is where the CPU speed comes from
+    (bench/README.md). ``pool_first`` pools each convolution's maps before BatchNorm and
+    ReLU, which then run on a quarter of the values: a slightly different net (BatchNorm's
+    statistics come from the pooled maps), measured in bench/README.md."""
     layers = keras_module().layers
-    return [layers.Conv2D(32, 5, use_bias=False), *_bn_relu(), layers.MaxPooling2D(2),
-            layers.Conv2D(64, 5, use_bias=False), *_bn_relu(), layers.MaxPooling2D(2),
+
+    def block(filters: int) -> list:
+        conv, pool = layers.Conv2D(filters, 5, use_bias=False), layers.MaxPooling2D(2)
+        return [conv, pool, *_bn_relu()] if pool_first else [conv, *_bn_relu(), pool]
+
+    return [*block(conv1), *block(conv2),
             layers.Flatten(),
             layers.Dense(dense, use_bias=False), *_bn_relu(), layers.Dropout(dropout),
             layers.Dense(10, activation="softmax")]
 
 
 def cnn_fast(dense: int = 128, dropout: float = 0.3, shift: float = 0.08,
-             rotate: float = 0.025) -> list:
+             rotate: float = 0.025, conv1: int = 32, conv2: int = 64,
+             pool_first: bool = False) -> list:
     # Small shifts and rotations (training only: Keras skips them at predict time) buy
     # the last half point that a plain BatchNorm CNN stalls short of.
     layers = keras_module().layers
     return [layers.Input((28, 28, 1)),
             layers.RandomTranslation(shift, shift, fill_mode="constant"),
             layers.RandomRotation(rotate, fill_mode="constant"),
-            *_lenet_bn(dense, dropout)]
+            *_lenet_bn(dense, dropout, conv1, conv2, pool_first)]
 
 
 def _conv_bn(filters: int, size: int, strides: int = 1) -> list:

@@ -390,6 +390,13 @@ def resume_cv(run_path: str | os.PathLike[str],
         if current is not None and current.sha256 != recorded_file.get("sha256"):
             raise KdigitsError(f"{current.path} has changed since {run.path} started (SHA-256 "
                                f"differs); its text then is in {run.path / MODEL_SOURCE}")
+    elif config.get("parameters") is not None:  # a preset another kdigits version built
+        now = get_model(training.preset).parameters(**training.model_options)
+        if now is not None and now != config["parameters"]:
+            raise KdigitsError(
+                f"{training.preset} has changed since {run.path} started ({config['parameters']:,}"
+                f" weights then, {now:,} now), so its remaining folds would train another net; "
+                "start a new run")
     digits = load_train(source)
     if digits.sha256 != sha:
         raise KdigitsError(f"{source} is not the train file this run started with "

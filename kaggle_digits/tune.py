@@ -90,7 +90,10 @@ LAYER_SPACES: dict[str, Space] = {
     "cnn-fast": {"dense": IntDistribution(64, 256, step=64),
                  "dropout": FloatDistribution(0.0, 0.5),
                  "shift": FloatDistribution(0.0, 0.15),
-                 "rotate": FloatDistribution(0.0, 0.06)},
+                 "rotate": FloatDistribution(0.0, 0.06),
+                 "conv1": IntDistribution(16, 48, step=8),
+                 "conv2": IntDistribution(32, 96, step=16),
+                 "pool_first": CategoricalDistribution((False, True))},
     "best": {"dropout": FloatDistribution(0.1, 0.5),
              "shift": FloatDistribution(0.0, 0.15),
              "rotate": FloatDistribution(0.0, 0.06),
@@ -111,6 +114,9 @@ KNOB_HELP = {
     "shift": "augmentation: random shift, share of the image side",
     "rotate": "augmentation: random rotation, share of a full turn",
     "zoom": "augmentation: random zoom",
+    "conv1": "filters in the first 5×5 convolution",
+    "conv2": "filters in the second 5×5 convolution",
+    "pool_first": "max-pool before BatchNorm and ReLU (a quarter of the BatchNorm work)",
 }
 STORAGE_SCHEMES = ("sqlite", "postgresql")
 STORAGE_HINT = "use sqlite:///FILE or postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE"

@@ -234,3 +234,23 @@ def test_tensorflow_start_up_log_stays_hidden_without_the_users_log_level(
     chatter = [line for line in result.stderr.splitlines()
                if line[:5] in ("I0000", "W0000", "E0000") or "absl::" in line]
     assert chatter == []
+
+
+def test_resume_refuses_a_preset_that_now_builds_another_net(kd, sample_files, tmp_path):
+    """A run started by an older kdigits, whose preset has since changed: its remaining
+    folds would train a different net than its first ones, so resuming is refused."""
+    from kaggle_digits import runs
+
+    plan, _ = runs.plan_from_options(runs.CVOptions(model="cnn-fast", folds=2, epochs=1,
+                                                    train=sample_files["train"],
+                                                    runs_dir=tmp_path))
+    config_path = plan.run_dir / "config.json"
+    config = json.loads(config_path.read_text())
+    config["parameters"] += 1  # what the older net counted
+    config_path.write_text(json.dumps(config))
+    code, _, err = kd("cv", "--resume", str(plan.run_dir))
+    assert code == 2
+    assert err.strip() == (
+        f"error: cnn-fast has changed since {plan.run_dir} started "
+        f"({config['parameters']:,} weights then, {config['parameters'] - 1:,} now), so its "
+        "remaining folds would train another net; start a new run")

@@ -121,3 +121,15 @@ def test_every_preset_trains_one_epoch_on_real_digits(
     if keras:
         assert len(trained.members) == 1
         assert [row["epoch"] for row in trained.history] == list(range(1, config.epochs + 1))
+
+
+def test_cnn_fast_options_build_the_smaller_pool_first_net() -> None:
+    """`--option conv1=16 --option conv2=48 --option pool_first=true`: 16 and 48 filters,
+    each convolution pooled before its BatchNorm and ReLU (bench/README.md's candidate)."""
+    net = models.get_preset("cnn-fast").keras_model(conv1=16, conv2=48, pool_first=True)
+    kinds = [type(layer).__name__ for layer in net.layers]
+    first = kinds.index("Conv2D")
+    assert kinds[first:first + 4] == ["Conv2D", "MaxPooling2D", "BatchNormalization",
+                                      "Activation"]
+    # conv 5×5×16, BN, conv 5×5×16×48, BN, dense (4·4·48)×128, BN, dense 128×10 + 10
+    assert net.count_params() == (400 + 64 + 19_200 + 192 + 98_304 + 512 + 1_290)

@@ -68,7 +68,7 @@ def test_show_space_lists_the_knobs_without_importing_tensorflow(env: dict) -> N
     assert rows["shift"][:3] == ["layers", "0 – 0.15", "0.08"]
     assert rows["rotate"][2] == "0.025" and rows["dense"][2] == "128"
     assert set(rows) == {"learning_rate", "optimizer", "schedule", "batch_size", "epochs",
-                         "dense", "dropout", "shift", "rotate"}
+                         "dense", "dropout", "shift", "rotate", "conv1", "conv2", "pool_first"}
 
 
 def test_a_preset_without_layer_options_says_so(kdigits, env) -> None:
