@@ -142,8 +142,8 @@ def cross_validate(model: str | None = None, *, train: PathLike | None = None,
                    seed: int | None = None, epochs: int | None = None,
                    batch_size: int | None = None, learning_rate: float | None = None,
                    optimizer: str | None = None, members: int | None = None,
-                   early_stopping: int | None = None, params: PathLike | None = None,
-                   runs_dir: PathLike | None = None,
+                   early_stopping: int | None = None, tta: bool | None = None,
+                   params: PathLike | None = None, runs_dir: PathLike | None = None,
                    jobs: int = 1, threads: int | None = None, name: str | None = None,
                    options: dict | None = None, mode: str = DEFAULT_PRINT_MODE, report: bool = True,
                    progress: bool = True) -> CrossValidation:
@@ -156,7 +156,8 @@ def cross_validate(model: str | None = None, *, train: PathLike | None = None,
     split (``test_size``); fold k trains with ``seed + k``. ``epochs``, ``batch_size``,
     ``learning_rate``, ``optimizer`` and ``members`` override the preset's recipe (Keras
     models only); ``early_stopping`` (a patience in epochs) stops each fold on the loss of
-    10% of its training rows and keeps the best epoch; ``params`` trains with a `kdigits
+    10% of its training rows and keeps the best epoch; ``tta`` scores folds and holdout
+    with test-time augmentation (default: the recipe's); ``params`` trains with a `kdigits
     tune` best.json. ``model`` may be a preset or your own ``FILE.py:FUNCTION``. ``jobs``
     trains that many folds at once in worker processes, ``threads`` CPU threads each (as
     ``kdigits cv --jobs --threads``); ``name`` labels the run (``--name``); ``options``
@@ -169,7 +170,7 @@ def cross_validate(model: str | None = None, *, train: PathLike | None = None,
         model=model, train=Path(train) if train is not None else None, folds=folds,
         holdout=holdout, percent=percent, test_size=test_size, seed=seed, epochs=epochs,
         members=members, batch_size=batch_size, learning_rate=learning_rate,
-        optimizer=optimizer, early_stopping=early_stopping,
+        optimizer=optimizer, early_stopping=early_stopping, tta=tta,
         params=Path(params) if params is not None else None,
         runs_dir=Path(runs_dir) if runs_dir is not None else None, jobs=jobs,
         threads=threads, name=name, model_options=options or None)
@@ -255,7 +256,7 @@ def make_submission(model: str | None = None, *, run: PathLike | CrossValidation
                     test: PathLike | None = None, out: PathLike | None = None,
                     force: bool = False, seed: int | None = None, epochs: int | None = None,
                     members: int | None = None, early_stopping: int | None = None,
-                    jobs: int = 1, tta: bool = False, solution: PathLike | None = None,
+                    jobs: int = 1, tta: bool | None = None, solution: PathLike | None = None,
                     params: PathLike | None = None, name: str | None = None,
                     options: dict | None = None, progress: bool = True) -> SubmitResult:
     """``kdigits submit``: train a preset on every row (or average a cv run's fold
@@ -268,7 +269,8 @@ def make_submission(model: str | None = None, *, run: PathLike | CrossValidation
     trained if an option or an input file is wrong, or ``out`` exists without ``force``.
     ``jobs`` trains the seeded members at once in worker processes, ``early_stopping``
     stops on 10% carved from the training rows, ``name`` labels the file and its record,
-    ``options`` sets layer options (``{"elastic": 34}``).
+    ``options`` sets layer options (``{"elastic": 34}``); ``tta`` (test-time augmentation)
+    defaults to the recipe's, or to the cv run's.
     """
     from kaggle_digits.submit import SubmitConfig, plan_models, plan_submit, run_submit
 

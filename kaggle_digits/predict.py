@@ -6,7 +6,7 @@ from a run, a scikit-learn baseline), so this module never imports TensorFlow it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -48,6 +48,13 @@ def tta_views(tta: bool) -> tuple[tuple[int, int], ...]:
     return TTA_SHIFTS if tta else TTA_SHIFTS[:1]
 
 
+def tta_images(pixels: np.ndarray, tta: bool) -> Iterator[np.ndarray]:
+    """The images as each TTA view shows them, one view at a time (a full copy each, so
+    never more than one extra copy is held)."""
+    for dy, dx in tta_views(tta):
+        yield shift_images(pixels, dy, dx) if (dy, dx) != (0, 0) else pixels
+
+
 def average_probabilities(models: Sequence[Predictor], pixels: np.ndarray, *,
                           tta: bool = False, advance: Advance | None = None) -> np.ndarray:
     """Mean class probabilities over every model and every TTA view (N×10 float32).
@@ -67,9 +74,8 @@ def average_probabilities(models: Sequence[Predictor], pixels: np.ndarray, *,
     for start in range(0, len(pixels), PREDICT_ROWS):
         chunk = pixels[start:start + PREDICT_ROWS]
         for predict in models:
-            for dy, dx in views:
-                shifted = shift_images(chunk, dy, dx) if (dy, dx) != (0, 0) else chunk
-                total[start:start + len(chunk)] += predict(shifted)
+            for view in tta_images(chunk, tta):
+                total[start:start + len(chunk)] += predict(view)
         if advance is not None:
             advance(len(chunk))
     return (total / (len(models) * len(views))).astype(np.float32)

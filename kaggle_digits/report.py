@@ -191,7 +191,7 @@ def flatten(mapping: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any
 USED_FOR_OPTION = {"epochs": "training.epochs", "batch_size": "training.batch_size",
                    "learning_rate": "training.learning_rate",
                    "optimizer": "training.optimizer", "members": "training.members",
-                   "threads": "threads_per_fold"}
+                   "tta": "training.tta", "threads": "threads_per_fold"}
 UNSET = {"options.params": "none", "options.name": "none", "name": "none",
          "threads_per_fold": "all CPU threads", "options.threads": "all CPU threads"}
 
@@ -495,6 +495,7 @@ SETTING_FORMATS = {"epochs": lambda v: f"{v} epoch{'s' if v != 1 else ''}",
                    "validation_split": lambda v: f"val. split {v:g}",
                    "members": lambda v: f"{v} seeds",
                    "early_stopping": lambda v: f"early stop {v}" if v else "no early stop",
+                   "tta": lambda v: "TTA" if v else "no TTA",
                    "percent": lambda v: f"{v:g}% rows",
                    "holdout": lambda v: f"holdout {v:g}", "seed": "seed {}".format}
 

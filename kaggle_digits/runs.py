@@ -304,6 +304,7 @@ class CVOptions:
     learning_rate: float | None = None
     optimizer: str | None = None
     early_stopping: int | None = None  # patience in epochs; stops on rows carved from training
+    tta: bool | None = None  # predict folds and holdout with test-time augmentation
     model_options: dict | None = None  # layer options (``--option NAME=VALUE``)
     params: Path | None = None
     runs_dir: Path | None = None
@@ -315,7 +316,7 @@ class CVOptions:
         """The options set, as ``--option`` names (for messages): all that a resumed run
         would ignore, since it takes them from its config.json (``--train`` only finds the
         same file elsewhere, and ``--jobs`` only sets how many folds run at once)."""
-        flags = {"model_options": "--option"}
+        flags = {"model_options": "--option", "tta": "--tta/--no-tta"}
         return [flags.get(k, "--" + k.replace("_", "-")) for k, v in asdict(self).items()
                 if v is not None and k not in ("train", "jobs")]
 
@@ -344,7 +345,7 @@ def plan_from_options(options: CVOptions, *, command: str = "",
                            f"with {split.folds} folds each fold tests on 1/{split.folds} of "
                            "the rows: drop --test-size or use --folds 1")
     recipe = {k: v for k in ("epochs", "members", "batch_size", "learning_rate", "optimizer",
-                             "early_stopping")
+                             "early_stopping", "tta")
               if (v := getattr(options, k)) is not None}
     if options.model_options:  # on top of the params file's, one by one
         recipe["model_options"] = {**(tuned.model_options if tuned else {}),
@@ -630,8 +631,9 @@ def _train_member(plan: CVPlan, fold: Any, member: int, progress: Progress) -> d
         trained = fit(plan.model, x[fold.train], y[fold.train], _fold_config(plan, fold),
                       validation=(x[fold.test], y[fold.test]), member=member,
                       progress=progress)
-        (oof,) = trained.member_probabilities(x[fold.test])
-        (holdout,) = (trained.member_probabilities(x[plan.split.holdout])
+        tta = plan.training.tta
+        (oof,) = trained.member_probabilities(x[fold.test], tta=tta)
+        (holdout,) = (trained.member_probabilities(x[plan.split.holdout], tta=tta)
                       if plan.split.holdout.size else [np.empty((0, N_CLASSES), np.float32)])
     trained.save(_member_path(plan.run_dir, fold.number, member, ".keras"), force=True)
     with atomic_output(_member_path(plan.run_dir, fold.number, member, ".npz"), force=True,
@@ -710,9 +712,10 @@ def _train_fold(plan: CVPlan, fold: Any, progress: Progress) -> dict:
     with measure() as timing:
         trained = fit(plan.model, x[fold.train], y[fold.train], _fold_config(plan, fold),
                       validation=(x[fold.test], y[fold.test]), progress=progress)
-        oof = trained.predict_proba(x[fold.test])
-        holdout = (trained.predict_proba(x[plan.split.holdout]) if plan.split.holdout.size
-                   else np.empty((0, N_CLASSES), np.float32))
+        tta = plan.training.tta
+        oof = trained.predict_proba(x[fold.test], tta=tta)
+        holdout = (trained.predict_proba(x[plan.split.holdout], tta=tta)
+                   if plan.split.holdout.size else np.empty((0, N_CLASSES), np.float32))
     return _save_fold(plan, fold, trained, oof, holdout, timing)
 
 

@@ -267,7 +267,7 @@ class SubmitConfig:
     early_stopping: int | None = None  # patience in epochs, on 10% carved from train.csv
     jobs: int = 1  # seeded members trained at once, in worker processes
     model_options: dict | None = None  # layer options (``--option NAME=VALUE``)
-    tta: bool = False
+    tta: bool | None = None  # test-time augmentation; None: the recipe's (or the cv run's)
     solution: Path | None = None  # default: solution.csv beside test, if it belongs to it
     upload: bool = False
     message: str | None = None
@@ -356,6 +356,10 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
         if config.jobs > 1 and training.members == 1:
             raise KdigitsError(f"--jobs trains seeded members at once, and {name} trains "
                                "one; drop --jobs or add --members N")
+    if config.tta is None:  # as the recipe (or the run's fold models) predicted in cv
+        recorded = (cv_run.config.get("training") or {}) if cv_run is not None else {}
+        tta = training.tta if training is not None else bool(recorded.get("tta", False))
+        config = replace(config, tta=tta)
     source = "" if cv_run is None else f"-{'refit' if config.refit else 'folds'}"
     label = short_name(name) + source + (f"-{config.name}" if config.name else "")
     out = config.out or default_output(label)

@@ -27,6 +27,7 @@ from kaggle_digits.errors import KdigitsError
 from kaggle_digits.fileio import atomic_output, write_bytes
 from kaggle_digits.interrupts import keeping_ctrl_c, raise_if_pressed
 from kaggle_digits.models import Preset, keras_module
+from kaggle_digits.predict import tta_images, tta_views
 from kaggle_digits.user_models import get_model
 
 OPTIMIZERS = ("adam", "adamw", "nadam", "adamax", "rmsprop", "sgd", "adadelta", "adagrad")
@@ -57,6 +58,7 @@ class TrainConfig:
     seed: int = 42
     model_options: dict = field(default_factory=dict)  # the preset builder's keywords
     early_stopping: int = 0  # patience in epochs on the validation split's loss; 0 = off
+    tta: bool = False  # predict with test-time augmentation (the recipe says; runs before it: off)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -195,24 +197,32 @@ class TrainedModel:
     def is_keras(self) -> bool:
         return not hasattr(self.members[0], "predict_proba")
 
-    def member_probabilities(self, pixels: np.ndarray,
-                             batch_size: int = 2048) -> list[np.ndarray]:
-        """Each Keras member's own N×10 probabilities, as `predict_proba` averages them."""
+    def member_probabilities(self, pixels: np.ndarray, batch_size: int = 2048, *,
+                             tta: bool = False) -> list[np.ndarray]:
+        """Each Keras member's own N×10 probabilities (with ``tta``, its mean over the
+        test-time views), as `predict_proba` averages them."""
         shape = tuple(self.members[0].input_shape)
-        x = model_inputs(pixels, shape)
-        return [m.predict(x, batch_size=batch_size, verbose=0) for m in self.members]
+        totals = [np.zeros((len(pixels), N_CLASSES)) for _ in self.members]
+        for view in tta_images(pixels, tta):
+            x = model_inputs(view, shape)
+            for total, member in zip(totals, self.members, strict=True):
+                total += member.predict(x, batch_size=batch_size, verbose=0)
+        views = len(tta_views(tta))
+        return [(total / views).astype(np.float32) for total in totals]
 
-    def predict_proba(self, pixels: np.ndarray, batch_size: int = 2048) -> np.ndarray:
-        """N×10 float32 class probabilities, rows summing to 1."""
+    def predict_proba(self, pixels: np.ndarray, batch_size: int = 2048, *,
+                      tta: bool = False) -> np.ndarray:
+        """N×10 float32 class probabilities, rows summing to 1; with ``tta``, the mean over
+        the image and its four 1-pixel shifts (`kaggle_digits.predict.TTA_SHIFTS`)."""
         if self.is_keras:
-            return average_probabilities(self.member_probabilities(pixels, batch_size))
-        else:
-            x = model_inputs(pixels, (None, 784))
-            proba = np.zeros((x.shape[0], N_CLASSES), dtype=np.float64)
+            return average_probabilities(self.member_probabilities(pixels, batch_size,
+                                                                   tta=tta))
+        proba = np.zeros((len(pixels), N_CLASSES), dtype=np.float64)
+        for view in tta_images(pixels, tta):
+            x = model_inputs(view, (None, 784))
             for estimator in self.members:  # classes a tiny fold never saw get 0
                 proba[:, estimator.classes_.astype(int)] += estimator.predict_proba(x)
-            proba /= len(self.members)
-        return _rows_summing_to_one(proba)
+        return _rows_summing_to_one(proba / (len(self.members) * len(tta_views(tta))))
 
     def predict(self, pixels: np.ndarray) -> np.ndarray:
         return self.predict_proba(pixels).argmax(axis=1).astype(np.uint8)

@@ -504,9 +504,9 @@ class Objective:
                 trained = fit(config.preset, x[fold.train], y[fold.train],
                               replace(config, seed=config.seed + fold.number),
                               validation=(x[fold.test], y[fold.test]), progress=events)
-                oof = trained.predict_proba(x[fold.test])
+                oof = trained.predict_proba(x[fold.test], tta=config.tta)
                 if split.holdout.size:
-                    holdout += trained.predict_proba(x[split.holdout])
+                    holdout += trained.predict_proba(x[split.holdout], tta=config.tta)
             stats = confusion_stats(oof.argmax(axis=1), y[fold.test], list(range(N_CLASSES)))
             accuracies.append(stats.accuracy)
             seconds.append(timing["wall_s"])

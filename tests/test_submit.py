@@ -233,6 +233,15 @@ def test_check_solution_before_training(sample_files):
         sub.check_solution(sample_files["solution"].with_name("nope.csv"), 1000)
 
 
+@pytest.mark.parametrize(("model", "asked", "expected"), [
+    ("cnn-fast", None, True), ("cnn-fast", False, False), ("mlp", None, False),
+    ("mlp", True, True)])
+def test_tta_is_the_recipes_unless_asked(sample_files, tmp_path, model, asked, expected):
+    plan = sub.plan_submit(sub.SubmitConfig(model=model, tta=asked, train=sample_files["train"],
+                                            test=sample_files["test"], out=tmp_path / "s.csv"))
+    assert plan.config.tta is expected and plan.record["tta"] is expected
+
+
 # ----------------------------------------------------------------------------- reporting
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from kaggle_digits import runs, train
+from kaggle_digits import predict, runs, submit, train
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.splits import HOLDOUT_FOLD, SplitConfig, make_split
 
@@ -52,6 +53,29 @@ def test_config_for_applies_overrides_and_refuses_nonsense() -> None:
         train.config_for("mlp", optimizer="adamm")
     with pytest.raises(KdigitsError, match="--batch-size must be 1 or more"):
         train.config_for("mlp", batch_size=0)
+
+
+def test_test_time_augmentation_is_in_the_recipes_it_was_measured_to_help() -> None:
+    assert train.config_for("cnn-fast").tta and train.config_for("best").tta
+    assert train.config_for("cnn-fast", tta=False).tta is False
+    assert not train.config_for("cnn").tta and not train.config_for("knn").tta
+
+
+@pytest.mark.parametrize(("name", "overrides"), [("mlp-fast", {"epochs": 1, "members": 2}),
+                                                  ("knn", {})])
+def test_tta_probabilities_are_the_mean_over_the_shifted_views(
+        small: tuple, name: str, overrides: dict) -> None:
+    x, y, x_test, _ = small
+    trained = train.fit(name, x, y, train.config_for(name, **overrides))
+    views = [predict.shift_images(x_test, dy, dx) for dy, dx in predict.TTA_SHIFTS]
+    expected = np.mean([trained.predict_proba(view) for view in views], axis=0)
+    tta = trained.predict_proba(x_test, tta=True)
+    np.testing.assert_allclose(tta, expected, atol=1e-6)
+    assert not np.allclose(tta, trained.predict_proba(x_test), atol=1e-3)
+    if trained.is_keras:  # each member's own mean over the views, as workers save them
+        members = trained.member_probabilities(x_test, tta=True)
+        assert len(members) == 2
+        np.testing.assert_allclose(train.average_probabilities(members), tta, atol=1e-6)
 
 
 def test_same_seed_same_model_other_seed_other_model(small: tuple) -> None:
@@ -180,6 +204,38 @@ def test_run_reads_back_and_its_models_reproduce_the_oof(cv_run: runs.CVResult) 
     pixels = load_train(run.config["data"]["train"]).pixels
     reloaded = train.load_trained(run.model_paths[1]).predict_proba(pixels[rows])
     np.testing.assert_allclose(reloaded, oof, atol=1e-6)
+
+
+def test_a_run_with_tta_scores_its_folds_and_holdout_by_the_views(
+        sample_files: dict, tmp_path: Path) -> None:
+    split = SplitConfig(folds=2, holdout=0.1, percent=20, seed=4)
+    plan = runs.plan_cv(sample_files["train"], split,
+                        train.config_for("mlp", epochs=1, seed=4, tta=True),
+                        runs_dir=tmp_path, command="test")
+    result = runs.run_cv(plan)
+    run = runs.load_run(result.run_dir)
+    assert run.config["training"]["tta"] is True
+    fold_model = train.load_trained(run.model_paths[0])
+    with np.load(result.run_dir / "folds" / "fold-1.npz") as saved:
+        rows, oof, holdout = saved["test_rows"], saved["oof"], saved["holdout"]
+    np.testing.assert_allclose(fold_model.predict_proba(plan.pixels[rows], tta=True), oof,
+                               atol=1e-6)
+    assert not np.allclose(fold_model.predict_proba(plan.pixels[rows]), oof, atol=1e-3)
+    np.testing.assert_allclose(
+        fold_model.predict_proba(plan.pixels[plan.split.holdout], tta=True), holdout,
+        atol=1e-6)
+
+    def submit_tta(**asked: Any) -> bool:  # predicting test.csv with the run's fold models
+        return submit.plan_submit(submit.SubmitConfig(
+            run=result.run_dir, test=sample_files["test"], out=tmp_path / "s.csv",
+            **asked)).config.tta
+
+    assert submit_tta() is True and submit_tta(tta=False) is False
+    config = result.run_dir / "config.json"  # a run from before TTA was recorded: without
+    recorded = json.loads(config.read_text())
+    del recorded["training"]["tta"]
+    config.write_text(json.dumps(recorded))
+    assert submit_tta() is False
 
 
 def test_same_seed_gives_an_identical_oof_csv(cv_run: runs.CVResult, sample_files: dict,

@@ -88,8 +88,9 @@ def submit(
     seed: Annotated[int | None, typer.Option(
         help="Random seed for training.", show_default="the recipe's: 42, or the run's with "
                                                        "--refit")] = None,
-    tta: Annotated[bool, typer.Option(
-        help="Test-time augmentation: average the image and its four 1-pixel shifts.")] = False,
+    tta: Annotated[bool | None, typer.Option(
+        "--tta/--no-tta", show_default="the recipe's, or the run's",
+        help="Test-time augmentation: average the image and its four 1-pixel shifts.")] = None,
     epochs: Annotated[int | None, typer.Option(
         help="Training epochs (fewer: a quicker, rougher model).",
         show_default="the recipe's")

@@ -118,6 +118,10 @@ def cv(
         help="Stop a fold's training when the loss on the recipe's validation split (else "
              "10% of its training rows; never its test rows or the holdout) has not "
              "improved for PATIENCE epochs, and keep the best epoch's weights.")] = None,
+    tta: Annotated[bool | None, typer.Option(
+        "--tta/--no-tta", show_default=f"the preset's, or {TUNED}",
+        help="Test-time augmentation: score each fold's test rows and the holdout by the "
+             "mean of every digit and its four 1-pixel shifts.")] = None,
     runs_dir: Annotated[Path | None, typer.Option(
         help="Where run folders are created.", show_default=str(WHERE.runs))] = None,
     resume: Annotated[Path | None, typer.Option(
@@ -165,7 +169,7 @@ def cv(
         model=model, train=train, folds=folds, holdout=holdout, percent=percent,
         test_size=test_size, seed=seed, epochs=epochs, members=members,
         batch_size=batch_size, learning_rate=learning_rate, optimizer=optimizer,
-        early_stopping=early_stopping, model_options=parse_options(option) or None,
+        early_stopping=early_stopping, tta=tta, model_options=parse_options(option) or None,
         params=params, runs_dir=runs_dir, jobs=jobs,
         threads=threads, name=name)
     # Loading the data and Keras takes seconds: a spinner says so at once, and the plan
@@ -268,6 +272,7 @@ def _print_plan(plan: runs.CVPlan, *, layers: bool = True) -> None:
                   f"{plural(training.epochs, 'epoch')}, batch {training.batch_size}, "
                   f"{training.schedule} schedule"
                   + (f", mean of {training.members} seeds" if training.members > 1 else "")
+                  + (", 5-view TTA" if training.tta else "")
                   + "".join(f", {k} {v:g}" if isinstance(v, float) else f", {k} {v}"
                             for k, v in training.model_options.items()))
         console.print(f"recipe: {recipe}", highlight=False)
