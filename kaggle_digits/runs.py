@@ -46,6 +46,7 @@ from kaggle_digits.fileio import (
     write_text,
 )
 from kaggle_digits.locations import locations
+from kaggle_digits.models import options_building
 from kaggle_digits.parallel import Event, run_in_workers, threads_per_job
 from kaggle_digits.params import Params
 from kaggle_digits.params import load_for as load_params_for
@@ -119,6 +120,24 @@ def _read_json(path: Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise KdigitsError(f"{path}: cannot read ({error})") from None
+
+
+def net_it_trained(run: Run, training: TrainConfig, what: str) -> TrainConfig:
+    """``training`` (the run's recorded config) set to build the net the run recorded, when
+    a preset's default net has changed since: with the layer options that rebuild the
+    earlier one, or a refusal naming ``what`` would otherwise train another net."""
+    recorded = run.config.get("parameters")
+    if recorded is None:  # runs before kdigits recorded weight counts
+        return training
+    now = get_model(training.preset).parameters(**training.model_options)
+    if now is None or now == recorded:
+        return training
+    earlier = options_building(training.preset, recorded)
+    if earlier is not None and not training.model_options:
+        return replace(training, model_options=earlier)
+    raise KdigitsError(f"{training.preset} has changed since {run.path} started ({recorded:,} "
+                       f"weights then, {now:,} now), so {what} would train another net; "
+                       "start a new run")
 
 
 def load_run(path: str | os.PathLike[str]) -> Run:
@@ -391,13 +410,8 @@ def resume_cv(run_path: str | os.PathLike[str],
         if current is not None and current.sha256 != recorded_file.get("sha256"):
             raise KdigitsError(f"{current.path} has changed since {run.path} started (SHA-256 "
                                f"differs); its text then is in {run.path / MODEL_SOURCE}")
-    elif config.get("parameters") is not None:  # a preset another kdigits version built
-        now = get_model(training.preset).parameters(**training.model_options)
-        if now is not None and now != config["parameters"]:
-            raise KdigitsError(
-                f"{training.preset} has changed since {run.path} started ({config['parameters']:,}"
-                f" weights then, {now:,} now), so its remaining folds would train another net; "
-                "start a new run")
+    else:
+        training = net_it_trained(run, training, "its remaining folds")
     digits = load_train(source)
     if digits.sha256 != sha:
         raise KdigitsError(f"{source} is not the train file this run started with "

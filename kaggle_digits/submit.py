@@ -34,7 +34,7 @@ from kaggle_digits.locations import locations
 from kaggle_digits.models import keras_module
 from kaggle_digits.params import load_for as load_params_for
 from kaggle_digits.predict import Advance, Predictor, average_probabilities, tta_views
-from kaggle_digits.runs import Run, check_name, load_run
+from kaggle_digits.runs import Run, check_name, load_run, net_it_trained
 from kaggle_digits.stats import ConfusionStats, confusion_stats
 from kaggle_digits.submission_file import read_label_file, write_submission
 from kaggle_digits.train import (
@@ -353,6 +353,8 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
                         if cv_run is not None else tuned_overrides.get("model_options", {}))
             given["model_options"] = {**recorded, **config.model_options}
         training = training_config(name, {**tuned_overrides, **given}, cv_run)
+        if cv_run is not None and not config.model_options:
+            training = net_it_trained(cv_run, training, "the refit")
         if config.jobs > 1 and training.members == 1:
             raise KdigitsError(f"--jobs trains seeded members at once, and {name} trains "
                                "one; drop --jobs or add --members N")

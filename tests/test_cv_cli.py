@@ -254,3 +254,35 @@ def test_resume_refuses_a_preset_that_now_builds_another_net(kd, sample_files, t
         f"error: cnn-fast has changed since {plan.run_dir} started "
         f"({config['parameters']:,} weights then, {config['parameters'] - 1:,} now), so its "
         "remaining folds would train another net; start a new run")
+
+
+def test_a_run_from_before_cnn_fast_changed_resumes_and_refits_on_its_own_net(
+        kd, sample_files, tmp_path):
+    """cnn-fast was 32/64 filters pooled after BatchNorm (185,258 weights) until its default
+    became the cheaper 16/48 pool-first net: a run that recorded the older count resumes,
+    and refits, on the net it started with instead of being refused."""
+    from kaggle_digits import models, runs, submit
+
+    plan, _ = runs.plan_from_options(runs.CVOptions(model="cnn-fast", folds=2, epochs=1,
+                                                    train=sample_files["train"],
+                                                    runs_dir=tmp_path))
+    assert plan.config["parameters"] == models.PARAMETER_COUNTS["cnn-fast"] == 119_962
+    config_path = plan.run_dir / "config.json"
+    config = json.loads(config_path.read_text())
+    config_path.write_text(json.dumps({**config, "parameters": 185_258}))
+
+    resumed = runs.resume_cv(plan.run_dir)
+    refit = submit.plan_submit(submit.SubmitConfig(run=plan.run_dir, refit=True,
+                                                   train=sample_files["train"],
+                                                   test=sample_files["test"],
+                                                   out=tmp_path / "refit.csv"))
+    for training in (resumed.training, refit.training):
+        assert training.model_options == {"conv1": 32, "conv2": 64, "pool_first": False}
+        assert models.get_preset("cnn-fast").parameters(**training.model_options) == 185_258
+    # a count no earlier default had is still refused, for a refit as for a resume
+    config_path.write_text(json.dumps({**config, "parameters": 185_259}))
+    code, _, err = kd("submit", "--run", str(plan.run_dir), "--refit",
+                      "--train", str(sample_files["train"]), "--test", str(sample_files["test"]),
+                      "--out", str(tmp_path / "other.csv"))
+    assert code == 2 and "so the refit would train another net" in err
+    assert not (tmp_path / "other.csv").exists()

@@ -123,13 +123,23 @@ def test_every_preset_trains_one_epoch_on_real_digits(
         assert [row["epoch"] for row in trained.history] == list(range(1, config.epochs + 1))
 
 
-def test_cnn_fast_options_build_the_smaller_pool_first_net() -> None:
-    """`--option conv1=16 --option conv2=48 --option pool_first=true`: 16 and 48 filters,
-    each convolution pooled before its BatchNorm and ReLU (bench/README.md's candidate)."""
-    net = models.get_preset("cnn-fast").keras_model(conv1=16, conv2=48, pool_first=True)
+def test_cnn_fast_builds_the_smaller_pool_first_net_and_its_earlier_one_on_request() -> None:
+    """cnn-fast's default: 16 and 48 filters, each convolution pooled before its BatchNorm
+    and ReLU (bench/README.md's candidate); the 32/64 pool-after net it replaced is one set
+    of options away, and those are the options kdigits rebuilds older runs with."""
+    preset = models.get_preset("cnn-fast")
+    net = preset.keras_model()
     kinds = [type(layer).__name__ for layer in net.layers]
     first = kinds.index("Conv2D")
     assert kinds[first:first + 4] == ["Conv2D", "MaxPooling2D", "BatchNormalization",
                                       "Activation"]
     # conv 5×5×16, BN, conv 5×5×16×48, BN, dense (4·4·48)×128, BN, dense 128×10 + 10
     assert net.count_params() == (400 + 64 + 19_200 + 192 + 98_304 + 512 + 1_290)
+    earlier = models.options_building("cnn-fast", 185_258)
+    assert earlier == {"conv1": 32, "conv2": 64, "pool_first": False}
+    older = preset.keras_model(**earlier)
+    kinds = [type(layer).__name__ for layer in older.layers]
+    first = kinds.index("Conv2D")
+    assert kinds[first:first + 3] == ["Conv2D", "BatchNormalization", "Activation"]
+    assert older.count_params() == 185_258
+    assert models.options_building("cnn-fast", 119_962) is None
