@@ -56,10 +56,10 @@ from kaggle_digits.train import (
     Progress,
     TrainConfig,
     TrainedModel,
-    average_probabilities,
     config_for,
     fit,
     load_trained,
+    mean_of_members,
     measure,
 )
 from kaggle_digits.user_models import get_model, model_file, short_name
@@ -675,8 +675,8 @@ def _assemble_fold(plan: CVPlan, fold: Any) -> dict:
     trained = TrainedModel(plan.model, models, [h for r in records for h in r["history"]],
                            timing, _fold_config(plan, fold),
                            [i for r in records for i in r["fit_info"]])
-    summary = _save_fold(plan, fold, trained, average_probabilities(oof),
-                         average_probabilities(holdout), timing)
+    summary = _save_fold(plan, fold, trained, mean_of_members(oof),
+                         mean_of_members(holdout), timing)
     _forget_members(plan.run_dir, fold.number)
     return summary
 

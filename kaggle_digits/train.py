@@ -215,7 +215,7 @@ class TrainedModel:
         """N×10 float32 class probabilities, rows summing to 1; with ``tta``, the mean over
         the image and its four 1-pixel shifts (`kaggle_digits.predict.TTA_SHIFTS`)."""
         if self.is_keras:
-            return average_probabilities(self.member_probabilities(pixels, batch_size,
+            return mean_of_members(self.member_probabilities(pixels, batch_size,
                                                                    tta=tta))
         proba = np.zeros((len(pixels), N_CLASSES), dtype=np.float64)
         for view in tta_images(pixels, tta):
@@ -252,7 +252,7 @@ class TrainedModel:
         return path
 
 
-def average_probabilities(members: Sequence[np.ndarray]) -> np.ndarray:
+def mean_of_members(members: Sequence[np.ndarray]) -> np.ndarray:
     """The members' mean, as a `TrainedModel` of them predicts it: members trained apart
     (in worker processes) average to the very same numbers as members trained together."""
     return _rows_summing_to_one(np.mean(members, axis=0))

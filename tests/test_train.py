@@ -75,7 +75,7 @@ def test_tta_probabilities_are_the_mean_over_the_shifted_views(
     if trained.is_keras:  # each member's own mean over the views, as workers save them
         members = trained.member_probabilities(x_test, tta=True)
         assert len(members) == 2
-        np.testing.assert_allclose(train.average_probabilities(members), tta, atol=1e-6)
+        np.testing.assert_allclose(train.mean_of_members(members), tta, atol=1e-6)
 
 
 def test_same_seed_same_model_other_seed_other_model(small: tuple) -> None:
