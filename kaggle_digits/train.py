@@ -215,8 +215,7 @@ class TrainedModel:
         """N×10 float32 class probabilities, rows summing to 1; with ``tta``, the mean over
         the image and its four 1-pixel shifts (`kaggle_digits.predict.TTA_SHIFTS`)."""
         if self.is_keras:
-            return mean_of_members(self.member_probabilities(pixels, batch_size,
-                                                                   tta=tta))
+            return mean_of_members(self.member_probabilities(pixels, batch_size, tta=tta))
         proba = np.zeros((len(pixels), N_CLASSES), dtype=np.float64)
         for view in tta_images(pixels, tta):
             x = model_inputs(view, (None, 784))
