@@ -196,19 +196,19 @@ def _conv_bn(filters: int, size: int, strides: int = 1) -> list:
 
 
 def best(dropout: float = 0.4, shift: float = 0.1, rotate: float = 10 / 360,
-         zoom: float = 0.1, elastic: float = 0.0) -> list:
+         zoom: float = 0.1, elastic: float = 0.0, elastic_sigma: float = 4.0) -> list:
     # Chris Deotte's Kaggle MNIST net (public kernel "25 Million Images! [0.99757]"):
     # stride-2 5×5 convolutions instead of pooling, BatchNorm after every convolution,
     # heavy dropout; trained on digits shifted, turned (±10°) and zoomed (±10%). About
     # 99.6% alone; several seeds averaged (`members`) are what reach the leaderboard.
     # `elastic` > 0 adds Simard's elastic distortions first, that many pixels strong (34 is
-    # Simard's alpha; kaggle_digits.augment).
+    # Simard's alpha), smoothed over `elastic_sigma` pixels (kaggle_digits.augment).
     layers = keras_module().layers
     bend = []
     if elastic:
         from kaggle_digits.augment import ElasticDistortion
 
-        bend = [ElasticDistortion(alpha=elastic)]
+        bend = [ElasticDistortion(alpha=elastic, sigma=elastic_sigma)]
     return [layers.Input((28, 28, 1)), *bend,
             layers.RandomTranslation(shift, shift, fill_mode="constant"),
             layers.RandomRotation(rotate, fill_mode="constant"),

@@ -34,9 +34,11 @@ def test_elastic_bends_strokes_by_a_pixel_or_two_in_training_only(digits) -> Non
 
 def test_a_model_with_elastic_distortions_saves_and_loads(train_sample, tmp_path) -> None:
     pixels, labels = train_sample
-    config = train.config_for("best", epochs=1, members=1, model_options={"elastic": 34.0})
+    config = train.config_for("best", epochs=1, members=1,
+                              model_options={"elastic": 34.0, "elastic_sigma": 8.0})
     trained = train.fit("best", pixels[:600], labels[:600], config)
-    assert type(trained.members[0].layers[0]).__name__ == "ElasticDistortion"
+    bend = trained.members[0].layers[0]
+    assert type(bend).__name__ == "ElasticDistortion" and (bend.alpha, bend.sigma) == (34, 8)
     path = trained.save(tmp_path / "best.keras")
     again = train.load_trained(path)
     np.testing.assert_array_equal(again.predict_proba(pixels[2000:2200]),
