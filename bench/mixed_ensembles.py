@@ -1,12 +1,13 @@
-"""Ensembles that mix recipes: every mix of members kept by `best_frontier.py` runs.
+"""Ensembles that mix recipes: the first k members of each `best_frontier.py` run, mixed.
 
 `best_frontier.py` keeps each member's test probabilities (plain and with TTA) under
 ``bench/results/best_members[-LABEL]/``. This script takes the first k members of each
 named run, for every k up to what the run kept, averages their probabilities (what
 ``kdigits ensemble`` does with submissions) and scores each mix on the built-in test,
-with the training minutes the members took. Nothing is trained and nothing is selected
-with the test labels: every mix is printed, sorted by minutes, with the ones no cheaper
-mix beats marked.
+with the training minutes the members took. Nothing is trained. Every mix is printed,
+sorted by minutes; the marked ones are those no cheaper mix beats on this same test, so the
+marks are a selection with the test labels: a recipe chosen from them should be confirmed on
+another split (`kdigits cv`) before its score is quoted as unseen.
 
     python bench/mixed_ensembles.py best cnn-fast no-augmentation
     python bench/mixed_ensembles.py best=best_members cnn-fast=best_members-cnn-fast
@@ -61,12 +62,19 @@ def main() -> None:
     runs: dict[str, list[dict]] = {}
     for text in args.runs:
         name, _, folder = text.partition("=")
+        if name in runs:
+            sys.exit(f"{name} is named twice: give each run once")
         folder = folder or ("best_members" if name == "best" else f"best_members-{name}")
         runs[name] = kept_members(RESULTS / folder)
         if not runs[name]:
             sys.exit(f"bench/results/{folder} holds no members: run best_frontier.py first")
         if len(runs[name][0]["plain"]) != len(labels):
             sys.exit(f"bench/results/{folder} was scored on another test (a --quick run?)")
+
+    threads = {name: {m["threads"] for m in members} for name, members in runs.items()}
+    if len(set().union(*threads.values())) > 1:
+        print(f"note: members trained on different thread counts ({threads}): their minutes "
+              "are not comparable", file=sys.stderr)
 
     mixes = []
     for counts in itertools.product(*(range(len(m) + 1) for m in runs.values())):
