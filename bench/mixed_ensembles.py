@@ -2,12 +2,13 @@
 
 `best_frontier.py` keeps each member's test probabilities (plain and with TTA) under
 ``bench/results/best_members[-LABEL]/``. This script takes the first k members of each
-named run, for every k up to what the run kept, averages their probabilities (what
-``kdigits ensemble`` does with submissions) and scores each mix on the built-in test,
-with the training minutes the members took. Nothing is trained. Every mix is printed,
-sorted by minutes; the marked ones are those no cheaper mix beats on this same test, so the
-marks are a selection with the test labels: a recipe chosen from them should be confirmed on
-another split (`kdigits cv`) before its score is quoted as unseen.
+named run, for every k up to what the run kept, averages their probabilities (the mean
+over members) and scores each mix on the built-in test, with the training minutes the
+members took; and again with each run's mean weighed equally, which is what
+``kdigits ensemble`` gives for one submission per run. Nothing is trained. Every mix is
+printed, sorted by minutes; the marked ones are those no cheaper mix beats on this same
+test, so the marks are a selection with the test labels: a recipe chosen from them should
+be confirmed on another split (`kdigits cv`) before its score is quoted as unseen.
 
     python bench/mixed_ensembles.py best cnn-fast no-augmentation
     python bench/mixed_ensembles.py best=best_members cnn-fast=best_members-cnn-fast
@@ -80,13 +81,19 @@ def main() -> None:
     for counts in itertools.product(*(range(len(m) + 1) for m in runs.values())):
         if not any(counts):
             continue
-        chosen = [m for members, k in zip(runs.values(), counts, strict=True) for m in members[:k]]
+        groups = [members[:k] for members, k in zip(runs.values(), counts, strict=True) if k]
+        chosen = [m for group in groups for m in group]
         plain = np.mean([m["plain"] for m in chosen], axis=0)
         tta = np.mean([m["tta"] for m in chosen], axis=0)
+        # `kdigits ensemble` of one submission per run weighs runs, not members, equally
+        by_run = np.mean([np.mean([m["tta"] for m in group], axis=0) for group in groups],
+                         axis=0)
         mixes.append({"members": dict(zip(runs, counts, strict=True)),
                       "train_minutes": round(sum(m["minutes"] for m in chosen), 1),
                       "accuracy": float((plain.argmax(1) == labels).mean()),
-                      "accuracy_tta": float((tta.argmax(1) == labels).mean())})
+                      "accuracy_tta": float((tta.argmax(1) == labels).mean()),
+                      "accuracy_tta_runs_weighed_equally": float(
+                          (by_run.argmax(1) == labels).mean())})
     mixes.sort(key=lambda mix: (mix["train_minutes"], -mix["accuracy_tta"]))
     top = -1.0
     for mix in mixes:
@@ -94,7 +101,8 @@ def main() -> None:
         top = max(top, mix["accuracy_tta"])
         names = " + ".join(f"{k} {name}" for name, k in mix["members"].items() if k)
         print(f"{'*' if mix['frontier'] else ' '} {mix['train_minutes']:6.1f} min  "
-              f"{mix['accuracy']:.2%}  TTA {mix['accuracy_tta']:.2%}  {names}")
+              f"{mix['accuracy']:.2%}  TTA {mix['accuracy_tta']:.2%} (runs weighed equally "
+              f"{mix['accuracy_tta_runs_weighed_equally']:.2%})  {names}")
 
     out = RESULTS / "mixed_ensembles.json"
     temporary = out.with_suffix(".tmp")
