@@ -50,7 +50,9 @@ def kept_members(folder: Path) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("runs", nargs="+", help="NAME or NAME=FOLDER under bench/results")
+    parser.add_argument("runs", nargs="+", help="NAME or NAME=FOLDER under --results")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="where the runs' member folders are, and the JSON goes")
     args = parser.parse_args()
 
     from kaggle_digits import builtin, data, submission_file
@@ -66,11 +68,11 @@ def main() -> None:
         if name in runs:
             sys.exit(f"{name} is named twice: give each run once")
         folder = folder or ("best_members" if name == "best" else f"best_members-{name}")
-        runs[name] = kept_members(RESULTS / folder)
+        runs[name] = kept_members(args.results / folder)
         if not runs[name]:
-            sys.exit(f"bench/results/{folder} holds no members: run best_frontier.py first")
+            sys.exit(f"{args.results / folder} holds no members: run best_frontier.py first")
         if len(runs[name][0]["plain"]) != len(labels):
-            sys.exit(f"bench/results/{folder} was scored on another test (a --quick run?)")
+            sys.exit(f"{args.results / folder} was scored on another test (a --quick run?)")
 
     threads = {name: {m["threads"] for m in members} for name, members in runs.items()}
     if len(set().union(*threads.values())) > 1:
@@ -104,7 +106,7 @@ def main() -> None:
               f"{mix['accuracy']:.2%}  TTA {mix['accuracy_tta']:.2%} (runs weighed equally "
               f"{mix['accuracy_tta_runs_weighed_equally']:.2%})  {names}")
 
-    out = RESULTS / "mixed_ensembles.json"
+    out = args.results / "mixed_ensembles.json"
     temporary = out.with_suffix(".tmp")
     temporary.write_text(json.dumps({
         "runs": {name: {"members": len(m), "threads": [x["threads"] for x in m]}

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 from conftest import REPO
 
 
@@ -48,3 +49,46 @@ def test_peak_records_a_commands_exit_status_and_peak_memory(tmp_path) -> None:
     assert record["returncode"] == 3 and record["command"][-2:] == ["-c", hold]
     assert record["peak_rss_mib"] >= 200 and record["wall_s"] >= 0
     assert "peak RSS" in done.stderr
+
+
+def test_mixed_ensembles_scores_each_mix_by_members_and_by_runs(tmp_path) -> None:
+    """Members whose mistakes are known, on the built-in test's own labels: run a (one
+    member, 3 min) is wrong on the first 100 digits, run b (two identical 1-min members)
+    confidently wrong on the next 300. Averaged per member, b's two votes outweigh a's one
+    on those 300; averaged per run, as `kdigits ensemble` does, they do not."""
+    from kaggle_digits import submission_file
+
+    labels = submission_file.read_label_file(REPO / "data" / "solution.csv").labels
+    rows, wrong = np.arange(len(labels)), (labels + 1) % 10
+
+    def member(folder: str, number: int, minutes: float, bad: slice, right: float) -> None:
+        probabilities = np.zeros((len(labels), 10))
+        probabilities[rows, labels] = 1.0
+        probabilities[rows[bad], labels[bad]] = right
+        probabilities[rows[bad], wrong[bad]] = 1.0 - right
+        (tmp_path / folder).mkdir(exist_ok=True)
+        np.savez(tmp_path / folder / f"member-{number}.npz", plain=probabilities,
+                 tta=probabilities, record=json.dumps({"train_minutes": minutes,
+                                                       "threads": 2}))
+
+    member("best_members-a", 1, 3.0, slice(0, 100), right=0.2)
+    for number in (1, 2):
+        member("best_members-b", number, 1.0, slice(100, 400), right=0.1)
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "mixed_ensembles.py"), "a",
+                           "b", "--results", str(tmp_path)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    mixes = json.loads((tmp_path / "mixed_ensembles.json").read_text())["mixes"]
+    got = {(m["members"]["a"], m["members"]["b"]): (m["train_minutes"], m["accuracy"],
+                                                    m["accuracy_tta_runs_weighed_equally"],
+                                                    m["frontier"]) for m in mixes}
+    n = len(labels)
+    assert got == {(0, 1): (1.0, 1 - 300 / n, 1 - 300 / n, True),
+                   (0, 2): (2.0, 1 - 300 / n, 1 - 300 / n, False),
+                   (1, 0): (3.0, 1 - 100 / n, 1 - 100 / n, True),
+                   (1, 1): (4.0, 1.0, 1.0, True),
+                   (1, 2): (5.0, 1 - 300 / n, 1.0, False)}
+    again = subprocess.run([sys.executable, str(REPO / "bench" / "mixed_ensembles.py"), "a",
+                            "a", "--results", str(tmp_path)], capture_output=True, text=True,
+                           timeout=120)
+    assert again.returncode != 0 and "named twice" in again.stderr
