@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from conftest import REPO
 
 
@@ -92,3 +93,35 @@ def test_mixed_ensembles_scores_each_mix_by_members_and_by_runs(tmp_path) -> Non
                             "a", "--results", str(tmp_path)], capture_output=True, text=True,
                            timeout=120)
     assert again.returncode != 0 and "named twice" in again.stderr
+
+
+def test_mixed_cv_mixes_finished_runs_of_one_split_only(kd, sample_files, tmp_path) -> None:
+    """Each run's own accuracy comes back as its metrics.json has it, the mix is scored
+    with caret's interval, and runs on another split are refused, not mixed."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for model, seed in (("mlp", "7"), ("logreg", "7"), ("logreg", "8")):
+        epochs = ("--epochs", "1") if model == "mlp" else ()
+        code, _, err = kd("cv", "--model", model, "--train", str(sample_files["train"]),
+                          "--folds", "1", "--seed", seed, *epochs,
+                          "--runs-dir", str(runs), "--name", f"{model}-{seed}")
+        assert code == 0, err
+    folders = {json.loads((p / "config.json").read_text())["name"]: p for p in runs.iterdir()}
+    out = tmp_path / "mixed.json"
+    script = str(REPO / "bench" / "mixed_cv.py")
+    done = subprocess.run([sys.executable, script, str(folders["mlp-7"]),
+                           str(folders["logreg-7"]), "--out", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    mixed = json.loads(out.read_text())
+    for name in ("mlp-7", "logreg-7"):
+        metrics = json.loads((folders[name] / "metrics.json").read_text())
+        model = name.split("-")[0]
+        assert mixed["oof"][f"{model} ×1"]["accuracy"] == metrics["oof"]["overall"]["accuracy"]
+    mix = mixed["holdout"]["mix, members weighed equally"]
+    assert mix["lower"] < mix["accuracy"] < mix["upper"]
+    assert mixed["holdout"]["rows"] * (1 - mix["accuracy"]) == pytest.approx(mix["errors"])
+    refused = subprocess.run([sys.executable, script, str(folders["mlp-7"]),
+                              str(folders["logreg-8"]), "--out", str(out)],
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "different data or splits" in refused.stderr

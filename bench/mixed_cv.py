@@ -1,0 +1,97 @@
+"""A mixed ensemble checked on a split it was not chosen on: finished `kdigits cv` runs mixed.
+
+`mixed_ensembles.py` picks mixes on the built-in test, so a mix it marks is selected with
+those labels. To quote a mix's accuracy honestly it is trained again on another split:
+one `kdigits cv` run per recipe, all on the same split (same train.csv, ``--seed``,
+``--folds`` and ``--holdout``). This script averages the runs' saved class probabilities
+(``oof.csv`` and ``holdout.csv``) with each run weighed by its members, as the mean over
+all members is, and again with the runs weighed equally (what ``kdigits ensemble`` gives),
+and prints each run and the mix with caret's exact 95% confidence interval.
+
+    kdigits cv --model best --members 1 --folds 1 --seed 7 --runs-dir R
+    kdigits cv --model cnn-fast --members 2 --folds 1 --seed 7 --runs-dir R
+    python bench/mixed_cv.py R/<best run> R/<cnn-fast run>
+
+Writes mixed_cv.json beside the first run's folder (or to ``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run from a clone without installing
+
+PARTS = ("oof.csv", "holdout.csv")
+
+
+def scored(probabilities: np.ndarray, labels: np.ndarray) -> dict:
+    """Accuracy with caret's exact 95% interval, and the errors behind it."""
+    from kaggle_digits import stats
+
+    predicted = probabilities.argmax(axis=1)
+    table = stats.confusion_stats(predicted, labels, list(range(10)))
+    return {"accuracy": table.accuracy, "lower": table.overall["accuracy_lower"],
+            "upper": table.overall["accuracy_upper"],
+            "errors": int((predicted != labels).sum())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="finished kdigits cv run folders")
+    parser.add_argument("--out", type=Path, help="the JSON to write")
+    args = parser.parse_args()
+
+    import pandas as pd
+
+    from kaggle_digits import runs
+
+    loaded = [runs.load_run(path) for path in args.runs]
+    unfinished = [run.path.name for run in loaded if run.metrics is None]
+    if unfinished:
+        sys.exit(f"not finished: {', '.join(unfinished)}")
+    splits = {json.dumps([run.config["data"]["train_sha256"], run.config["split"]],
+                         sort_keys=True) for run in loaded}
+    if len(splits) > 1:
+        sys.exit("the runs were made on different data or splits: nothing to mix")
+    weights = np.array([run.config["training"]["members"] for run in loaded], dtype=float)
+
+    result: dict = {"runs": [{"run": str(run.path), "model": run.config["model"],
+                              "members": int(w), "tta": run.config["training"].get("tta")}
+                             for run, w in zip(loaded, weights, strict=True)]}
+    for part in PARTS:
+        frames = [pd.read_csv(run.path / part) for run in loaded]
+        first = frames[0]
+        for frame in frames[1:]:
+            if not (frame["row"].equals(first["row"]) and frame["label"].equals(first["label"])):
+                sys.exit(f"{part}: the runs predict other rows: not the same split")
+        columns = [f"prob_{k}" for k in range(10)]
+        probabilities = np.stack([frame[columns].to_numpy() for frame in frames])
+        labels = first["label"].to_numpy()
+
+        rows = {run.config["model"] + f" ×{int(w)}": scored(p, labels)
+                for run, w, p in zip(loaded, weights, probabilities, strict=True)}
+        rows["mix, members weighed equally"] = scored(
+            np.tensordot(weights / weights.sum(), probabilities, axes=1), labels)
+        rows["mix, runs weighed equally"] = scored(probabilities.mean(axis=0), labels)
+        result[part.removesuffix(".csv")] = {"rows": len(labels), **rows}
+        for name, row in rows.items():
+            print(f"{part:12} {name:32} {row['accuracy']:.2%} "
+                  f"({row['lower']:.2%}–{row['upper']:.2%}) {row['errors']} errors "
+                  f"of {len(labels):,}")
+    result["written"] = dt.datetime.now().isoformat(timespec="seconds")
+    out = args.out or loaded[0].path.parent / "mixed_cv.json"
+    temporary = out.with_suffix(".tmp")
+    temporary.write_text(json.dumps(result, indent=2) + "\n")
+    temporary.replace(out)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
