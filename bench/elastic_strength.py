@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import sys
 import time
@@ -64,6 +63,7 @@ def main() -> None:
 
     from kaggle_digits import data, train
     from kaggle_digits.augment import ElasticDistortion
+    from kaggle_digits.fileio import write_json
 
     train_set = data.load_train(REPO / "data" / "train.csv")
     rows = QUICK_ROWS[0] if args.quick else args.rows
@@ -133,9 +133,7 @@ def main() -> None:
 
     out = REPO / "bench" / "results" / f"elastic_strength{'-quick' if args.quick else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_suffix(".tmp")
-    temporary.write_text(json.dumps(result, indent=2) + "\n")
-    temporary.replace(out)
+    write_json(out, result, force=True)  # atomic: temp file, then rename
     print(f"wrote {out}")
 
 

@@ -51,6 +51,7 @@ def main() -> None:
     import pandas as pd
 
     from kaggle_digits import runs
+    from kaggle_digits.fileio import write_json
 
     loaded = [runs.load_run(path) for path in args.runs]
     unfinished = [run.path.name for run in loaded if run.metrics is None]
@@ -87,9 +88,7 @@ def main() -> None:
                   f"of {len(labels):,}")
     result["written"] = dt.datetime.now().isoformat(timespec="seconds")
     out = args.out or loaded[0].path.parent / "mixed_cv.json"
-    temporary = out.with_suffix(".tmp")
-    temporary.write_text(json.dumps(result, indent=2) + "\n")
-    temporary.replace(out)
+    write_json(out, result, force=True)  # atomic: temp file, then rename
     print(f"wrote {out}")
 
 

@@ -56,6 +56,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from kaggle_digits import builtin, data, submission_file
+    from kaggle_digits.fileio import write_json
 
     solution = REPO / "data" / "solution.csv"
     if data.file_sha256(solution) != builtin.BUILTIN_CSV_SHA256["solution.csv"]:
@@ -107,13 +108,11 @@ def main() -> None:
               f"{mix['accuracy_tta_runs_weighed_equally']:.2%})  {names}")
 
     out = args.results / "mixed_ensembles.json"
-    temporary = out.with_suffix(".tmp")
-    temporary.write_text(json.dumps({
+    write_json(out, {
         "runs": {name: {"members": len(m), "threads": [x["threads"] for x in m]}
                  for name, m in runs.items()},
         "mixes": mixes, "test_rows": len(labels),
-        "written": dt.datetime.now().isoformat(timespec="seconds")}, indent=2) + "\n")
-    temporary.replace(out)
+        "written": dt.datetime.now().isoformat(timespec="seconds")}, force=True)
     print(f"wrote {out} (* = more accurate with TTA than every cheaper mix)")
 
 
