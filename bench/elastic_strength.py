@@ -112,16 +112,17 @@ def main() -> None:
     result["readable"] = {"clean": clean, "train_seconds": round(seconds), "bent": readable}
 
     simard, soft = bent(34.0, 4.0), blurred(BLUR)
-    trained_rows = [{"alpha": 0.0, "sigma": 4.0, "clean": clean,
-                     "bent_34_4": accuracy(clean_net, simard),
-                     "blurred": accuracy(clean_net, soft), "train_seconds": round(seconds),
-                     "train_accuracy_last_epoch": clean_net.history[-1]["accuracy"]}]
+
+    def scores(net: train.TrainedModel, alpha: float, sigma: float, seconds: float) -> dict:
+        return {"alpha": alpha, "sigma": sigma, "clean": accuracy(net, held_inputs),
+                "bent_34_4": accuracy(net, simard), "blurred": accuracy(net, soft),
+                "train_seconds": round(seconds),
+                "train_accuracy_last_epoch": net.history[-1]["accuracy"]}
+
+    trained_rows = [scores(clean_net, 0.0, 4.0, result["readable"]["train_seconds"])]
     for alpha, sigma in args.train or [strength(s) for s in TRAIN_GRID]:
         net, seconds = fit(alpha, sigma)
-        row = {"alpha": alpha, "sigma": sigma, "clean": accuracy(net, held_inputs),
-               "bent_34_4": accuracy(net, simard), "blurred": accuracy(net, soft),
-               "train_seconds": round(seconds),
-               "train_accuracy_last_epoch": net.history[-1]["accuracy"]}
+        row = scores(net, alpha, sigma, seconds)
         trained_rows.append(row)
         print(f"trained with elastic {alpha:g}/{sigma:g}: clean {row['clean']:.2%} "
               f"({(1 - row['clean']) * len(y_held):.0f} errors), bent 34/4 "
