@@ -302,16 +302,20 @@ def make_submission(model: str | None = None, *, run: PathLike | CrossValidation
 
 def make_ensemble(submissions: Sequence[PathLike], *, out: PathLike | None = None,
                   force: bool = False, solution: PathLike | None = None,
-                  test: PathLike | None = None) -> EnsembleSubmission:
+                  test: PathLike | None = None,
+                  weights: Sequence[float] | str | None = None) -> EnsembleSubmission:
     """``kdigits ensemble``: the mean of the inputs' saved probabilities (or a majority
     vote, ties to the earliest file), written as a submission bundle and scored when its
-    solution is known."""
+    solution is known. ``weights``: one number per input, or ``"members"`` to weigh each
+    by the models it averages (equal when None)."""
     from kaggle_digits.ensemble import make_ensemble as combine
 
     given = {"submissions": [str(s) for s in submissions], "out": out, "force": force,
-             "solution": solution, "test": test}
+             "solution": solution, "test": test,
+             "weights": weights if weights is None or isinstance(weights, str)
+             else list(weights)}
     made = combine(submissions, out=out, force=force, solution=solution,
-                   test=locations().test if test is None else test,
+                   test=locations().test if test is None else test, weights=weights,
                    command=_call("make_ensemble", given))
     return replace(made, score=_caret(made.score))
 

@@ -48,21 +48,24 @@ class Ensemble:
     probabilities: np.ndarray | None
     inputs: list[dict[str, Any]] = field(default_factory=list)
     agreement: list[float] = field(default_factory=list)  # share of rows each input matches
+    weights: list[float] = field(default_factory=list)  # each input's say, summing to 1
 
 
-def majority_vote(votes: np.ndarray) -> np.ndarray:
-    """Most frequent label per row of ``votes`` (files × N); ties go to the earliest file.
+def majority_vote(votes: np.ndarray, weights: Sequence[float] | None = None) -> np.ndarray:
+    """Most voted label per row of ``votes`` (files × N), each file's vote counting its
+    weight (1 each by default); ties go to the earliest file.
 
     "Earliest" means: among the tied labels, the one named by the first file (in the
     order given) that voted for any of them, so listing the best submission first makes
     it the tie-breaker. ``scipy.stats.mode`` breaks ties by the smallest label instead.
     """
     votes = np.asarray(votes, dtype=np.int64)
+    say = np.ones(len(votes)) if weights is None else np.asarray(weights, dtype=np.float64)
     rows = np.arange(votes.shape[1])
-    counts = np.zeros((votes.shape[1], N_CLASSES), dtype=np.int64)
-    for file_votes in votes:
-        np.add.at(counts, (rows, file_votes), 1)
-    is_top = counts == counts.max(axis=1, keepdims=True)
+    counts = np.zeros((votes.shape[1], N_CLASSES))
+    for file_votes, file_say in zip(votes, say, strict=True):
+        np.add.at(counts, (rows, file_votes), file_say)
+    is_top = counts >= counts.max(axis=1, keepdims=True) - 1e-9  # float sums of weights
     winner = np.full(votes.shape[1], -1, dtype=np.int64)
     for file_votes in votes:
         pick = (winner < 0) & is_top[rows, file_votes]
@@ -90,16 +93,59 @@ def _load_probabilities(submission: Path, labels: np.ndarray) -> np.ndarray | No
     return probabilities.astype(np.float32)
 
 
-def ensemble(submissions: Sequence[str | os.PathLike[str]]) -> Ensemble:
+def recorded_members(submission: str | os.PathLike[str]) -> int:
+    """How many trained models a submission averages, from the record beside it: what
+    ``--weights members`` weighs it by, so that a 1-member file mixed with a 2-member one
+    gives each of the three models the same say, as one run training all three would."""
+    record = read_record(submission) or {}
+    members = record.get("members", (record.get("config") or {}).get("members"))
+    folds = record.get("fold_models")  # `submit --run`: every fold's members are averaged
+    if "members" not in record and isinstance(folds, list) and isinstance(members, int):
+        members *= len(folds)
+    if not isinstance(members, int) or isinstance(members, bool) or members < 1:
+        raise KdigitsError(f"{submission}: its record does not say how many models it "
+                           "averages (a kdigits submit or ensemble .json beside it); "
+                           "give --weights as numbers instead")
+    return members
+
+
+def parse_weights(text: str, submissions: Sequence[str | os.PathLike[str]]) -> list[float]:
+    """``--weights``: one number per submission ("1,2"), or "members" (each file's model
+    count, :func:`recorded_members`)."""
+    if text.strip().lower() == "members":
+        return [float(recorded_members(path)) for path in submissions]
+    try:
+        weights = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise KdigitsError(f"--weights {text!r}: give one number per submission, "
+                           "comma-separated (e.g. 1,2), or 'members'") from None
+    return check_weights(weights, len(submissions))
+
+
+def check_weights(weights: Sequence[float], files: int) -> list[float]:
+    if len(weights) != files:
+        raise KdigitsError(f"{len(weights)} weight{'' if len(weights) == 1 else 's'} for "
+                           f"{files} submissions: give one per submission")
+    if not all(np.isfinite(w) and w > 0 for w in weights):
+        raise KdigitsError(f"weights must be positive numbers, not {list(weights)}")
+    return [float(w) for w in weights]
+
+
+def ensemble(submissions: Sequence[str | os.PathLike[str]],
+             weights: Sequence[float] | None = None) -> Ensemble:
     """Combine submissions for the same test file.
 
     Averages probabilities when every input has its ``.probs.npy`` beside it (a mixed set
     falls back to voting, since a vote cannot be turned back into probabilities); otherwise
-    majority vote with ties going to the earliest file.
+    majority vote with ties going to the earliest file. ``weights`` (one positive number
+    per input, equal by default) make it a weighted mean or a weighted vote.
     """
     paths = [Path(p) for p in submissions]
     if len(paths) < 2:
         raise KdigitsError("an ensemble needs at least two submissions")
+    say = np.asarray(check_weights(weights, len(paths)) if weights is not None
+                     else [1.0] * len(paths))
+    say = say / say.sum()
     label_sets = [np.asarray(read_label_file(path).labels, dtype=np.int64) for path in paths]
     rows = {len(labels) for labels in label_sets}
     if len(rows) > 1:
@@ -108,15 +154,17 @@ def ensemble(submissions: Sequence[str | os.PathLike[str]]) -> Ensemble:
         raise KdigitsError(f"submissions have different row counts ({sizes})")
     probs = [_load_probabilities(path, labels) for path, labels in zip(paths, label_sets,
                                                                          strict=True)]
-    inputs = [{**file_record(path), "probabilities": p is not None}
-              for path, p in zip(paths, probs, strict=True)]
+    inputs = [{**file_record(path), "probabilities": p is not None, "weight": float(w)}
+              for path, p, w in zip(paths, probs, say, strict=True)]
     if all(p is not None for p in probs):
-        mean = np.mean(np.stack(probs), axis=0).astype(np.float32)  # type: ignore[arg-type]
+        mean = np.average(np.stack(probs), axis=0,  # type: ignore[arg-type]
+                          weights=say).astype(np.float32)
         method, labels, probabilities = "mean-probabilities", mean.argmax(axis=1), mean
     else:
-        method, labels, probabilities = "majority-vote", majority_vote(np.stack(label_sets)), None
+        method, labels, probabilities = ("majority-vote",
+                                         majority_vote(np.stack(label_sets), say), None)
     agreement = [float((own == labels).mean()) for own in label_sets]
-    return Ensemble(method, labels, probabilities, inputs, agreement)
+    return Ensemble(method, labels, probabilities, inputs, agreement, say.tolist())
 
 
 def write_ensemble(result: Ensemble, out: str | os.PathLike[str], record: dict[str, Any], *,
@@ -161,6 +209,13 @@ def ensemble_solution(submissions: Sequence[str | os.PathLike[str]], rows: int, 
     return found if found is not None and label_rows(found) == rows else None
 
 
+def _total_members(submissions: Sequence[str | os.PathLike[str]]) -> int | None:
+    try:
+        return sum(recorded_members(path) for path in submissions)
+    except KdigitsError:
+        return None
+
+
 @dataclass
 class EnsembleSubmission:
     ensemble: Ensemble
@@ -174,18 +229,25 @@ def make_ensemble(submissions: Sequence[str | os.PathLike[str]], *,
                   out: str | os.PathLike[str] | None = None, force: bool = False,
                   solution: str | os.PathLike[str] | None = None,
                   test: str | os.PathLike[str] | None = None,
+                  weights: Sequence[float] | str | None = None,
                   command: str = "") -> EnsembleSubmission:
-    """Combine, score (when the solution is known) and write an ensemble bundle."""
+    """Combine, score (when the solution is known) and write an ensemble bundle.
+    ``weights``: numbers, one per input, or "members" (:func:`parse_weights`)."""
     if out is not None:
         refuse_missing_folder(out, "--out")
     target = Path(out) if out is not None else default_output("ensemble")
     refuse_bundle(target, force)
-    result = ensemble(submissions)
+    if isinstance(weights, str):
+        weights = parse_weights(weights, submissions)
+    result = ensemble(submissions, weights)
     answers = (Path(solution) if solution is not None
                else ensemble_solution(submissions, len(result.labels), test=test))
     stats = score(result.labels, answers) if answers is not None else None
     record = base_record(command, method=result.method, inputs=result.inputs,
                          agreement=result.agreement)
+    members = _total_members(submissions)
+    if members is not None:
+        record["members"] = members  # so that this file can be weighed by members in turn
     if stats is not None:
         record["score"] = score_record(stats, answers)  # type: ignore[arg-type]
     path = write_ensemble(result, target, record, force=force)

@@ -97,6 +97,11 @@ def test_submission_from_the_run_is_valid_scored_and_ensembles(cv, sample_files,
     assert np.allclose(both.ensemble.probabilities,
                        (made.probabilities + shifted.probabilities) / 2, atol=1e-6)
     assert isinstance(both.score, kd.CaretStats) and both.solution == sample_files["solution"]
+    folds = len(record["fold_models"])  # each fold model counts, when weighed by members
+    mix = kd.make_ensemble([made.path, both.path], out=tmp_path / "mix.csv", weights="members")
+    assert [item["weight"] for item in mix.ensemble.inputs] == [pytest.approx(1 / 3),
+                                                                pytest.approx(2 / 3)]
+    assert json.loads((tmp_path / "mix.json").read_text())["members"] == 3 * folds
 
     with pytest.raises(KdigitsError, match=r"^no Kaggle credentials"):  # checked, then refused
         kd.upload(made.path, "knn folds", test=sample_files["test"])

@@ -367,6 +367,50 @@ def test_ensemble_input_checks(tmp_path, digits):
         ens.ensemble([a, c])
 
 
+def test_weighted_ensemble_gives_each_input_its_say(tmp_path, digits):
+    _, labels = digits
+    sure = fake_probabilities(labels, confidence=0.9, seed=1)
+    wrong = fake_probabilities((labels + 1) % 10, confidence=0.9, seed=2)
+    a = sub.write_bundle(tmp_path / "a.csv", sure, {})
+    b = sub.write_bundle(tmp_path / "b.csv", wrong, {})
+    result = ens.ensemble([a, b], weights=[1, 2])
+    np.testing.assert_allclose(result.probabilities, (sure + 2 * wrong) / 3, rtol=1e-6)
+    np.testing.assert_array_equal(result.labels, (labels + 1) % 10)  # two say against one
+    assert result.weights == [pytest.approx(1 / 3), pytest.approx(2 / 3)]
+    assert [item["weight"] for item in result.inputs] == result.weights
+    np.testing.assert_array_equal(ens.ensemble([a, b], weights=[2, 1]).labels, labels)
+
+
+def test_weighted_vote_outweighs_a_majority_of_lighter_files():
+    votes = np.array([[1, 1, 5], [2, 2, 5], [2, 3, 6]])
+    np.testing.assert_array_equal(ens.majority_vote(votes), [2, 1, 5])
+    # file 1 weighs 3: it beats the two others together, or ties them (earliest wins)
+    np.testing.assert_array_equal(ens.majority_vote(votes, [3, 1, 1]), [1, 1, 5])
+    np.testing.assert_array_equal(ens.majority_vote(votes, [1, 1, 2]), [2, 3, 5])
+
+
+def test_weights_by_members_read_each_files_record(tmp_path, digits):
+    _, labels = digits
+    one = sub.write_bundle(tmp_path / "one.csv", fake_probabilities(labels, seed=1),
+                           {"config": {"members": 1}})
+    two = sub.write_bundle(tmp_path / "two.csv", fake_probabilities(labels, seed=2),
+                           {"config": {"members": 2}})
+    assert ens.parse_weights("members", [one, two]) == [1.0, 2.0]
+    assert ens.parse_weights(" 1, 2.5", [one, two]) == [1.0, 2.5]
+    made = ens.make_ensemble([one, two], out=tmp_path / "mix.csv", weights="members")
+    assert made.ensemble.weights == [pytest.approx(1 / 3), pytest.approx(2 / 3)]
+    assert sub.read_record(made.path)["members"] == 3  # an ensemble is weighed in turn
+    assert ens.recorded_members(made.path) == 3
+    plain = tmp_path / "plain.csv"
+    write_plain(plain, labels)
+    with pytest.raises(KdigitsError, match="does not say how many models"):
+        ens.parse_weights("members", [one, plain])
+    for bad, message in (("1", "1 weight for 2"), ("1,x", "one number per submission"),
+                         ("1,0", "positive"), ("1,nan", "positive"), ("1,2,3", "3 weights")):
+        with pytest.raises(KdigitsError, match=message):
+            ens.parse_weights(bad, [one, two])
+
+
 # ----------------------------------------------------------------------------- upload
 
 

@@ -178,6 +178,25 @@ def test_ensemble_cli_of_identical_files_equals_either(made, tmp_path, sample_fi
     assert record["method"] == "mean-probabilities" and len(record["inputs"]) == 2
 
 
+def test_ensemble_cli_weights(made, tmp_path, sample_files):
+    out: Path = made["out"]
+    copy = tmp_path / "copy.csv"  # the same predictions, without the record beside them
+    copy.write_bytes(out.read_bytes())
+    copy.with_suffix(".probs.npy").write_bytes(out.with_suffix(".probs.npy").read_bytes())
+    result = kd("ensemble", str(out), str(copy), "--weights", "1,3",
+                "--out", str(tmp_path / "ens.csv"), "--solution", str(sample_files["solution"]))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "ens.csv").read_bytes() == out.read_bytes()
+    record = json.loads((tmp_path / "ens.json").read_text())
+    assert [item["weight"] for item in record["inputs"]] == [0.25, 0.75]
+    assert "weight" in result.stdout and "0.75" in result.stdout
+    for weights, message in (("members", "does not say how many models"),
+                             ("1", "1 weight for 2 submissions")):
+        assert_one_line_error(kd("ensemble", str(out), str(copy), "--weights", weights,
+                                 "--out", str(tmp_path / "bad.csv")), message)
+    assert not (tmp_path / "bad.csv").exists()
+
+
 def test_ensemble_cli_votes_on_plain_files(made, tmp_path, kd_here):
     labels = pd.read_csv(made["out"])["Label"].to_numpy()
     for name, shift in (("a", 0), ("b", 1), ("c", 0)):

@@ -175,10 +175,14 @@ def ensemble(
     test: Annotated[Path, typer.Option(
         help="Test file the inputs predict, when their records do not say.")
     ] = WHERE.test,
+    weights: Annotated[str | None, typer.Option(
+        help="Each input's say, comma-separated in the inputs' order (e.g. 1,2), or "
+             "'members': each file's model count, from its record.",
+        show_default="equal")] = None,
 ) -> None:
     """Average the inputs' saved probabilities (or majority-vote plain submissions)."""
     made = make_ensemble(submissions, out=out, force=force, solution=solution, test=test,
-                         command=_command())
+                         weights=weights, command=_command())
     result = made.ensemble
     how = ("mean of saved probabilities" if result.method == "mean-probabilities"
            else "majority vote (ties: earliest file)")
@@ -186,9 +190,11 @@ def ensemble(
                  title_justify="left")
     view.add_column("input")
     view.add_column("probabilities")
+    view.add_column("weight", justify="right")
     view.add_column("agrees with ensemble", justify="right")
     for item, share in zip(result.inputs, result.agreement, strict=True):
-        view.add_row(item["path"], "yes" if item["probabilities"] else "no", f"{share:.2%}")
+        view.add_row(item["path"], "yes" if item["probabilities"] else "no",
+                     f"{item['weight']:.3g}", f"{share:.2%}")
     console.print(view)
     console.print(_distribution_table(made.distribution))
     if made.score is not None:
