@@ -19,6 +19,7 @@ and settings trains only the members it lacks (``--members 8`` after ``--members
     python bench/best_frontier.py --members 1 --option shift=0 --option rotate=0 \
         --option zoom=0 --label no-augmentation
     python bench/best_frontier.py --members 1 --schedule exponential --learning-rate 1e-3
+    python bench/best_frontier.py --members 1 --precision bfloat16 --label bf16
     python bench/best_frontier.py --quick             # smoke run: 2,000 rows, 1 epoch
 
 Writes bench/results/best_frontier[-<label>].json and prints one line per prefix. The test
@@ -57,6 +58,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--learning-rate", type=float)
     parser.add_argument("--schedule", choices=("constant", "cosine", "exponential"))
+    parser.add_argument("--precision", choices=("float32", "bfloat16"))
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--threads", type=int, help="CPU threads (default: all)")
     parser.add_argument("--option", action="append", default=[], type=parse_option,
@@ -97,6 +99,8 @@ def main() -> None:
                                  "learning_rate": args.learning_rate}
     if args.schedule:
         overrides["schedule"] = args.schedule
+    if args.precision:
+        overrides["precision"] = args.precision
     if args.option:
         overrides["model_options"] = dict(args.option)
     config = train.config_for(args.model, **overrides)

@@ -9,14 +9,30 @@ interface (`train.fit` / `TrainedModel.predict_proba`) for the comparison table.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from kaggle_digits.backend import compile_augmentation, keras_module
 from kaggle_digits.errors import KdigitsError
+
+# What ``--precision`` may say, and the Keras dtype policy each builds models under.
+PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
+
+
+@contextlib.contextmanager
+def _dtype_policy(keras: Any, policy: str) -> Iterator[None]:
+    """Keras reads its dtype policy from a global when each layer is made; set it for the
+    layers of one model only, so that nothing else built in the process inherits it."""
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
 
 
 @dataclass(frozen=True)
@@ -70,16 +86,23 @@ class Preset:
         return {name: p.default for name, p in inspect.signature(self.build).parameters.items()
                 if p.default is not inspect.Parameter.empty}
 
-    def keras_model(self, name: str | None = None, **options: Any) -> Any:
+    def keras_model(self, name: str | None = None, precision: str = "float32",
+                    **options: Any) -> Any:
         """A fresh, uncompiled model; its name is the preset's, so a saved file says
-        what it is. A builder may return a list of layers or a whole Keras model."""
+        what it is. A builder may return a list of layers or a whole Keras model.
+        ``precision`` "bfloat16" builds it under Keras' mixed_bfloat16 policy (weights
+        float32, arithmetic bfloat16) with the output layer kept in float32, as Keras
+        advises, so that softmax and loss keep their precision."""
         keras = keras_module()
-        built = self.build(**options)
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", name or self.name).strip("_")
-        if isinstance(built, keras.Model):
-            inputs = keras.Input(tuple(built.input_shape[1:]))
-            return compile_augmentation(keras.Model(inputs, built(inputs), name=name))
-        return compile_augmentation(keras.Sequential(built, name=name))
+        with _dtype_policy(keras, PRECISIONS[precision]):
+            built = self.build(**options)
+            if precision != "float32" and isinstance(built, list):
+                built[-1].dtype_policy = "float32"
+            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", name or self.name).strip("_")
+            if isinstance(built, keras.Model):
+                inputs = keras.Input(tuple(built.input_shape[1:]))
+                return compile_augmentation(keras.Model(inputs, built(inputs), name=name))
+            return compile_augmentation(keras.Sequential(built, name=name))
 
     def parameters(self, **options: Any) -> int | None:
         """Weights in the model (Keras' ``count_params``; None for scikit-learn). A preset

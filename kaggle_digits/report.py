@@ -496,6 +496,7 @@ SETTING_FORMATS = {"epochs": lambda v: f"{v} epoch{'s' if v != 1 else ''}",
                    "members": lambda v: f"{v} seeds",
                    "early_stopping": lambda v: f"early stop {v}" if v else "no early stop",
                    "tta": lambda v: "TTA" if v else "no TTA",
+                   "precision": str,
                    "percent": lambda v: f"{v:g}% rows",
                    "holdout": lambda v: f"holdout {v:g}", "seed": "seed {}".format}
 

@@ -265,6 +265,7 @@ class SubmitConfig:
     epochs: int | None = None
     members: int | None = None  # seeded models averaged (the preset's recipe says)
     early_stopping: int | None = None  # patience in epochs, on 10% carved from train.csv
+    precision: str | None = None  # "float32" or "bfloat16" (mixed precision)
     jobs: int = 1  # seeded members trained at once, in worker processes
     model_options: dict | None = None  # layer options (``--option NAME=VALUE``)
     tta: bool | None = None  # test-time augmentation; None: the recipe's (or the cv run's)
@@ -324,9 +325,10 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
         config = replace(config, model=tuned.model)
     if (config.run is not None and not config.refit
             and (config.epochs, config.seed, config.members, config.early_stopping,
-                 config.model_options) != (None, None, None, None, None)):
-        raise KdigitsError("--epochs, --seed, --members, --early-stopping and --option only "
-                           "apply when training (--model, or --run with --refit)")
+                 config.precision, config.model_options) != (None,) * 6):
+        raise KdigitsError("--epochs, --seed, --members, --early-stopping, --precision and "
+                           "--option only apply when training (--model, or --run with "
+                           "--refit)")
     if config.jobs < 1:
         raise KdigitsError(f"--jobs must be 1 or more, not {config.jobs}")
     if config.run is not None and not config.refit and config.jobs > 1:
@@ -346,7 +348,7 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
     training = None
     if cv_run is None or config.refit:
         given = {"seed": config.seed, "epochs": config.epochs, "members": config.members,
-                 "early_stopping": config.early_stopping}
+                 "early_stopping": config.early_stopping, "precision": config.precision}
         tuned_overrides = tuned.overrides() if tuned is not None else {}
         if config.model_options:  # on top of the params file's (or the run's), one by one
             recorded = ((cv_run.config.get("training") or {}).get("model_options") or {}

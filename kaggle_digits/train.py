@@ -26,7 +26,7 @@ from kaggle_digits.constants import N_CLASSES
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.fileio import atomic_output, write_bytes
 from kaggle_digits.interrupts import keeping_ctrl_c, raise_if_pressed
-from kaggle_digits.models import Preset, keras_module
+from kaggle_digits.models import PRECISIONS, Preset, keras_module
 from kaggle_digits.predict import tta_images, tta_views
 from kaggle_digits.user_models import get_model
 
@@ -59,6 +59,7 @@ class TrainConfig:
     model_options: dict = field(default_factory=dict)  # the preset builder's keywords
     early_stopping: int = 0  # patience in epochs on the validation split's loss; 0 = off
     tta: bool = False  # predict with test-time augmentation (the recipe says; runs before it: off)
+    precision: str = "float32"  # or "bfloat16": mixed precision (models.PRECISIONS)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -73,7 +74,7 @@ def config_for(preset_name: str, **overrides: Any) -> TrainConfig:
         raise TypeError(f"config_for() got unknown options: {', '.join(sorted(unknown))}")
     if not preset.is_keras:
         keras_only = sorted(set(given) & {"epochs", "batch_size", "learning_rate",
-                                          "optimizer", "schedule", "members"})
+                                          "optimizer", "schedule", "members", "precision"})
         if keras_only:
             options = ", ".join("--" + k.replace("_", "-") for k in keras_only)
             raise KdigitsError(f"{options} apply to Keras models only, not {preset_name}")
@@ -127,6 +128,9 @@ def _check(config: TrainConfig) -> None:
                            + ", ".join(SCHEDULES))
     if config.members < 1:
         raise KdigitsError(f"members must be 1 or more, not {config.members}")
+    if config.precision not in PRECISIONS:
+        raise KdigitsError(f"unknown precision {config.precision!r}; choose one of: "
+                           + ", ".join(PRECISIONS))
     if config.early_stopping < 0:
         raise KdigitsError(f"--early-stopping is a patience in epochs (1 or more; 0 = off), "
                            f"not {config.early_stopping}")
@@ -366,7 +370,8 @@ def _fit_keras(preset: Preset, pixels: np.ndarray, labels: np.ndarray, config: T
     for member in [only] if only is not None else range(1, config.members + 1):
         seed_everything(config.seed + 1000 * (member - 1))
         model = preset.keras_model(name=preset.name if config.members == 1
-                                   else f"{preset.name}-{member}", **config.model_options)
+                                   else f"{preset.name}-{member}",
+                                   precision=config.precision, **config.model_options)
         shape = tuple(model.input_shape)
         steps = -(-labels.size // config.batch_size)
         model.compile(optimizer=_optimizer(config, steps * config.epochs),

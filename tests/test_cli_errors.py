@@ -96,6 +96,7 @@ def test_a_tiny_percent_is_explained_without_scikit_learn(kd, sample_files, tmp_
                               "or more, or 0 for none"]),
     (["--folds", "3", "--test-size", "0.5"], ["--test-size only applies to one train/test "
                                               "split (--folds 1)"]),
+    (["--precision", "bfloat16"], ["--precision apply to Keras models only, not knn"]),
 ])
 def test_impossible_or_ignored_cv_options_are_refused(kd, sample_files, tmp_path,
                                                       args, fragments) -> None:

@@ -160,6 +160,20 @@ def test_force_replaces_with_tta(made, sample_files, tmp_path):
     assert record["tta"] is True and record["score"]["accuracy"] > 0.8
 
 
+def test_submit_in_bfloat16_records_it(made, sample_files, tmp_path):
+    out = tmp_path / "bf16.csv"
+    result = kd("submit", "--model", "mlp", "--epochs", "1", "--seed", "3",
+                "--precision", "bfloat16", *data_args(sample_files), "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["config"]["precision"] == "bfloat16"
+    assert json.loads(made["out"].with_suffix(".json").read_text())["config"]["precision"] \
+        == "float32"
+    float32 = pd.read_csv(made["out"])["Label"].to_numpy()  # same seed, float32 arithmetic
+    assert (pd.read_csv(out)["Label"].to_numpy() == float32).mean() > 0.9
+    assert record["score"]["accuracy"] > 0.8
+
+
 def test_ensemble_cli_of_identical_files_equals_either(made, tmp_path, sample_files):
     out: Path = made["out"]
     copy = tmp_path / "copy.csv"

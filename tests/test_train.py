@@ -131,6 +131,30 @@ def test_saved_model_predicts_what_the_trained_one_did(
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_bfloat16_trains_mixed_precision_and_saves_it(small: tuple, tmp_path: Path) -> None:
+    x, y, x_test, _ = small
+    config = train.config_for("cnn-fast", epochs=2, members=2, precision="bfloat16")
+    trained = train.fit("cnn-fast", x, y, config)
+    keras = train.keras_module()
+    assert keras.config.dtype_policy().name == "float32"  # set for these models only
+    net = trained.members[0]
+    convs = [layer for layer in net.layers if "conv" in layer.name]
+    assert convs and {layer.dtype_policy.name for layer in convs} == {"mixed_bfloat16"}
+    assert convs[0].compute_dtype == "bfloat16" and convs[0].kernel.dtype == "float32"
+    assert net.layers[-1].dtype_policy.name == "float32"  # softmax and loss in float32
+    proba = trained.predict_proba(x_test)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-5)
+    same_seed = train.fit("cnn-fast", x, y, train.config_for("cnn-fast", epochs=2, members=2))
+    agree = (proba.argmax(axis=1) == same_seed.predict_proba(x_test).argmax(axis=1)).mean()
+    assert agree > 0.9 and not np.allclose(proba, same_seed.predict_proba(x_test), atol=1e-3)
+    loaded = train.load_trained(trained.save(tmp_path / "fold-1.keras"))
+    np.testing.assert_allclose(loaded.predict_proba(x_test), proba, atol=1e-6)
+    with pytest.raises(KdigitsError, match="unknown precision 'float16'"):
+        train.config_for("cnn-fast", precision="float16")
+    with pytest.raises(KdigitsError, match="--precision apply to Keras models only"):
+        train.config_for("knn", precision="bfloat16")
+
+
 def test_load_trained_rejects_a_file_that_is_not_a_model(tmp_path: Path) -> None:
     bogus = tmp_path / "fold-1.keras"
     bogus.write_text("not a zip")
