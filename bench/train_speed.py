@@ -12,10 +12,13 @@ inherits another's TensorFlow state.
     python bench/train_speed.py --quick          # smoke run: 2,000 rows, 1 epoch each
     python bench/train_speed.py --models cnn,cnn-fast --epochs cnn-fast=8
     python bench/train_speed.py --models cnn-fast --backends tensorflow,jax,torch --rows 8400
+    python bench/train_speed.py --models cnn-fast,best --precisions float32,bfloat16
 
 Each model trains on the Keras backend that KERAS_BACKEND names (TensorFlow by default), or
 on each of ``--backends`` in turn; every result records its backend and the device it
-trained on, and with several backends also its speed as a ratio of TensorFlow's.
+trained on, and with several backends also its speed as a ratio of TensorFlow's. Likewise
+``--precisions`` trains each model in each arithmetic (``kdigits --precision``) and gives
+bfloat16's speed and accuracy against float32's.
 
 Writes bench/results/train_speed.json (or train_speed-quick.json) and prints a Rich table.
 """
@@ -52,7 +55,7 @@ QUICK_ROWS = (2000, 1000)
 
 def run_one(name: str, epochs: int | None, paths: dict[str, str],
             rows: tuple[int | None, int | None] | None, presets: str | None = None,
-            backend_name: str | None = None) -> dict[str, Any]:
+            backend_name: str | None = None, precision: str = "float32") -> dict[str, Any]:
     """Train one preset as `kdigits` does and score it after every epoch (child process,
     so the backend can be chosen before Keras is imported)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -73,7 +76,7 @@ def run_one(name: str, epochs: int | None, paths: dict[str, str],
         pixels, labels = pixels[:rows[0]], labels[:rows[0]]
         x_test, y_test = x_test[:rows[1]], y_test[:rows[1]]
 
-    config = train.config_for(name, epochs=epochs)
+    config = train.config_for(name, epochs=epochs, precision=precision)
     curve: list[dict[str, Any]] = []
     scorer = _epoch_scorer(x_test, y_test, curve)
     with _extra_callbacks(train, [scorer]) as extra:
@@ -101,6 +104,7 @@ def run_one(name: str, epochs: int | None, paths: dict[str, str],
     return {
         "model": name,
         "backend": backend.name(),
+        "precision": precision,
         "device": backend.device(),
         "backend_versions": backend.versions(),
         "config": config.to_json(),
@@ -180,8 +184,20 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
         # JAX and PyTorch compile in the first epoch: later epochs show the running speed
         r["steady_s_per_epoch"] = statistics.median(seconds[1:]) if seconds[1:] else None
     for r in results:
-        tf = next((t for t in results if t["model"] == r["model"]
-                   and t.get("backend") == "tensorflow"), None)
+        r.setdefault("precision", "float32")
+        same = [t for t in results if t["model"] == r["model"]]
+        tf = next((t for t in same if t.get("backend") == "tensorflow"
+                   and t.get("precision", "float32") == r["precision"]), None)
+        f32 = next((t for t in same if t.get("backend") == r.get("backend")
+                    and t.get("precision", "float32") == "float32"), None)
+        if f32 is not None and r is not f32:
+            r["vs_float32"] = {
+                "train_s": r["train_s"] / f32["train_s"],
+                "steady_s_per_epoch": (r["steady_s_per_epoch"] / f32["steady_s_per_epoch"]
+                                       if r["steady_s_per_epoch"] and f32["steady_s_per_epoch"]
+                                       else None),
+                "predict_s": r["predict_s"] / f32["predict_s"],
+                "accuracy_points": 100 * (r["accuracy"] - f32["accuracy"])}
         if tf is not None and r is not tf:
             r["vs_tensorflow"] = {
                 "train_s": r["train_s"] / tf["train_s"],
@@ -191,7 +207,8 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
                                        else None),
                 "predict_s": r["predict_s"] / tf["predict_s"]}
         base = next((b for b in results if b["model"] == BASELINE
-                     and b.get("backend") == r.get("backend")), None)
+                     and b.get("backend") == r.get("backend")
+                     and b.get("precision", "float32") == r["precision"]), None)
         if base is None:
             continue
         budget = base["train_s"] if budget is None else budget
@@ -283,7 +300,7 @@ def render(results: list[dict[str, Any]], info: dict[str, Any], budget: float | 
     table = Table(title="Training speed vs held-back accuracy"
                   + (f" (cnn's {len(results[0]['epochs'])} epochs = {budget:.0f} s)"
                      if budget else ""))
-    for column in ("model", "backend", "epochs", "s/epoch", "×TF", "train s", "accuracy",
+    for column in ("model", "backend", "epochs", "s/epoch", "×TF/f32", "train s", "accuracy",
                    "with TTA", "→99.0%", "→99.5%", "acc @cnn end", "train ×cnn", "predict",
                    "predict ×cnn", "peak RSS"):
         table.add_column(column, justify="left" if column in ("model", "backend") else "right")
@@ -292,8 +309,10 @@ def render(results: list[dict[str, Any]], info: dict[str, Any], budget: float | 
         versus = r.get("vs_tensorflow", {})
         steady = r["steady_s_per_epoch"] or r["seconds_per_epoch"]
         table.add_row(
-            r["model"], r["backend"], str(len(r["epochs"])), f"{steady:.1f}",
-            times(versus.get("steady_s_per_epoch") or versus.get("train_s")),
+            r["model"], r["backend"] + (" bf16" if r["precision"] == "bfloat16" else ""),
+            str(len(r["epochs"])), f"{steady:.1f}",
+            times(versus.get("steady_s_per_epoch") or versus.get("train_s")
+                  or r.get("vs_float32", {}).get("steady_s_per_epoch")),
             f"{r['train_s']:.0f}", pct(r["accuracy"]), pct(r.get("tta_accuracy")),
             sec(r["time_to"]["0.990"]),
             sec(r["time_to"]["0.995"]), pct(r.get("accuracy_at_cnn_time")),
@@ -303,7 +322,8 @@ def render(results: list[dict[str, Any]], info: dict[str, Any], budget: float | 
     for r in results:
         curve = "  ".join(f"{p['epoch']}:{100 * p['accuracy']:.2f}" for p in r["epochs"])
         seconds = " ".join(f"{p['seconds']:.1f}" for p in r["epochs"])
-        console.print(f"[bold]{r['model']}[/] ({r['backend']}) per-epoch accuracy: {curve}; "
+        console.print(f"[bold]{r['model']}[/] ({r['backend']}, {r['precision']}) per-epoch "
+                      f"accuracy: {curve}; "
                       f"seconds: {seconds}", highlight=False)
 
 
@@ -317,6 +337,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--backends", default=None, metavar="NAMES",
                         help="comma-separated Keras backends to train each model on, e.g. "
                              "tensorflow,jax,torch (default: KERAS_BACKEND, else tensorflow)")
+    parser.add_argument("--precisions", default="float32", metavar="NAMES",
+                        help="comma-separated arithmetics to train each model in: float32, "
+                             "bfloat16 (mixed precision, as `kdigits --precision`)")
     parser.add_argument("--rows", type=int, default=None, metavar="N",
                         help="train on the first N rows of train.csv only (all test rows)")
     parser.add_argument("--quick", action="store_true",
@@ -361,6 +384,12 @@ def main(argv: list[str] | None = None) -> int:
         except KdigitsError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
+    precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
+    unknown = sorted(set(precisions) - {"float32", "bfloat16"})
+    if unknown:
+        print(f"error: unknown precision {', '.join(unknown)}; use float32, bfloat16",
+              file=sys.stderr)
+        return 2
     rows = QUICK_ROWS if args.quick else (args.rows, None) if args.rows else None
     info = machine()
     results = []
@@ -369,13 +398,15 @@ def main(argv: list[str] | None = None) -> int:
     context = multiprocessing.get_context("spawn")
     for chosen in backends:
         for name in names:
-            print(f"training {name} on {chosen} …", flush=True)
-            with futures.ProcessPoolExecutor(1, mp_context=context) as pool:
-                result = pool.submit(run_one, name, epochs.get(name), paths, rows,
-                                     args.presets, chosen).result()
-            print(f"  {name} ({chosen} on {result['device']}): {result['accuracy']:.4f} "
-                  f"after {result['train_s']:.0f} s of training", flush=True)
-            results.append(result)
+            for precision in precisions:
+                print(f"training {name} on {chosen} in {precision} …", flush=True)
+                with futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+                    result = pool.submit(run_one, name, epochs.get(name), paths, rows,
+                                         args.presets, chosen, precision).result()
+                print(f"  {name} ({chosen} on {result['device']}, {precision}): "
+                      f"{result['accuracy']:.4f} after {result['train_s']:.0f} s of training",
+                      flush=True)
+                results.append(result)
     summary = summarise(results)
     render(results, info, summary["baseline_train_s"])
 

@@ -37,6 +37,31 @@ def test_train_speed_runs_each_backend_and_compares_it_with_tensorflow(tmp_path)
     assert results[2]["vs_tensorflow"]["train_s"] > 0
 
 
+def test_train_speed_compares_bfloat16_with_float32(tmp_path) -> None:
+    """`--precisions` trains each model in each arithmetic, back to back, records which,
+    and gives bfloat16 its ratios against float32 (and against cnn in bfloat16)."""
+    out = tmp_path / "precision.json"
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "train_speed.py"), "--quick",
+                           "--models", "mlp", "--precisions", "float32,bfloat16",
+                           "--out", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(out.read_text())["results"]
+    assert [(r["model"], r["precision"]) for r in results] == [
+        ("cnn", "float32"), ("cnn", "bfloat16"), ("mlp", "float32"), ("mlp", "bfloat16")]
+    for result in results:
+        assert result["config"]["precision"] == result["precision"]
+        assert ("vs_float32" in result) == (result["precision"] == "bfloat16")
+        assert result["ratios"]["train_s_vs_cnn_total"] > 0
+    assert results[3]["vs_float32"]["train_s"] > 0
+    assert results[3]["vs_float32"]["accuracy_points"] == pytest.approx(
+        100 * (results[3]["accuracy"] - results[2]["accuracy"]))
+    bad = subprocess.run([sys.executable, str(REPO / "bench" / "train_speed.py"),
+                          "--precisions", "float16"], cwd=REPO, capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 2 and "unknown precision float16" in bad.stderr
+
+
 def test_peak_records_a_commands_exit_status_and_peak_memory(tmp_path) -> None:
     """bench/peak.py passes the command's exit status through and records the peak memory
     of the child: one that holds 200 MiB must be reported at 200 MiB or more."""
