@@ -144,6 +144,7 @@ def test_bfloat16_trains_mixed_precision_and_saves_it(small: tuple, tmp_path: Pa
     assert net.layers[-1].dtype_policy.name == "float32"  # softmax and loss in float32
     proba = trained.predict_proba(x_test)
     np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-5)
+    assert np.array_equal(train.fit("cnn-fast", x, y, config).predict_proba(x_test), proba)
     same_seed = train.fit("cnn-fast", x, y, train.config_for("cnn-fast", epochs=2, members=2))
     agree = (proba.argmax(axis=1) == same_seed.predict_proba(x_test).argmax(axis=1)).mean()
     assert agree > 0.9 and not np.allclose(proba, same_seed.predict_proba(x_test), atol=1e-3)
