@@ -155,6 +155,7 @@ def main() -> None:
         with np.load(member_file(number)) as saved:
             record = json.loads(str(saved["record"]))
             record.setdefault("threads", record["settings"].pop("threads", None))
+            record["settings"].setdefault("precision", "float32")  # kept before --precision
             if record["settings"] != settings:
                 sys.exit(f"{member_file(number)} was trained with other settings: "
                          "use another --label")
