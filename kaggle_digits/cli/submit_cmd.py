@@ -106,7 +106,7 @@ def submit(
              "and keep the best epoch's weights.")
     ] = None,
     precision: Annotated[str | None, typer.Option(
-        metavar="float32|bfloat16", show_default="float32",
+        metavar="NAME", show_default="float32",
         help="Arithmetic of training and prediction: bfloat16 is Keras' mixed precision "
              "(weights kept in float32), faster on CPUs with AMX and on recent GPUs.")
     ] = None,

@@ -123,7 +123,7 @@ def cv(
         help="Test-time augmentation: score each fold's test rows and the holdout by the "
              "mean of every digit and its four 1-pixel shifts.")] = None,
     precision: Annotated[str | None, typer.Option(
-        metavar="float32|bfloat16", show_default="float32",
+        metavar="NAME", show_default="float32",
         help="Arithmetic of training and prediction: bfloat16 is Keras' mixed precision "
              "(weights kept in float32), faster on CPUs with AMX and on recent GPUs.")
     ] = None,
