@@ -105,6 +105,12 @@ LayerOptions = Annotated[list[str] | None, typer.Option(
     help="A layer option of the model, e.g. --option elastic=34 (`kdigits models "
          "--model NAME` lists them); repeat for more.")]
 
+# `--precision NAME`, likewise for cv and submit (train.TrainConfig.precision).
+PrecisionOption = Annotated[str | None, typer.Option(
+    metavar="NAME", show_default="float32",
+    help="Arithmetic of training and prediction: bfloat16 is Keras' mixed precision "
+         "(weights kept in float32), faster on CPUs with AMX and on recent GPUs.")]
+
 
 def fail(message: str, code: int = 2) -> None:
     """Print one error line to stderr and exit; the single exit path for user errors."""

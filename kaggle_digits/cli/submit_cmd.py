@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from kaggle_digits.caret_text import print_caret
-from kaggle_digits.cli.app import LayerOptions, app, console
+from kaggle_digits.cli.app import LayerOptions, PrecisionOption, app, console
 from kaggle_digits.constants import COMPETITION, DEFAULT_MODEL
 from kaggle_digits.ensemble import make_ensemble
 from kaggle_digits.errors import KdigitsError
@@ -105,11 +105,7 @@ def submit(
              "train.csv, carved out, not trained on) has not improved for PATIENCE epochs, "
              "and keep the best epoch's weights.")
     ] = None,
-    precision: Annotated[str | None, typer.Option(
-        metavar="NAME", show_default="float32",
-        help="Arithmetic of training and prediction: bfloat16 is Keras' mixed precision "
-             "(weights kept in float32), faster on CPUs with AMX and on recent GPUs.")
-    ] = None,
+    precision: PrecisionOption = None,
     jobs: Annotated[int, typer.Option(
         help="Seeded members (best: 3) trained at once, in worker processes sharing the "
              "CPU threads (with several GPUs, one each).")] = 1,

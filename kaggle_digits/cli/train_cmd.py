@@ -19,7 +19,7 @@ from rich import box
 from rich.table import Table
 
 from kaggle_digits import runs
-from kaggle_digits.cli.app import LayerOptions, app, console, folder
+from kaggle_digits.cli.app import LayerOptions, PrecisionOption, app, console, folder
 from kaggle_digits.constants import DEFAULT_MODEL, DEFAULT_PRINT_MODE, PRINT_MODES
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.locations import locations
@@ -122,11 +122,7 @@ def cv(
         "--tta/--no-tta", show_default=f"the preset's, or {TUNED}",
         help="Test-time augmentation: score each fold's test rows and the holdout by the "
              "mean of every digit and its four 1-pixel shifts.")] = None,
-    precision: Annotated[str | None, typer.Option(
-        metavar="NAME", show_default="float32",
-        help="Arithmetic of training and prediction: bfloat16 is Keras' mixed precision "
-             "(weights kept in float32), faster on CPUs with AMX and on recent GPUs.")
-    ] = None,
+    precision: PrecisionOption = None,
     runs_dir: Annotated[Path | None, typer.Option(
         help="Where run folders are created.", show_default=str(WHERE.runs))] = None,
     resume: Annotated[Path | None, typer.Option(
