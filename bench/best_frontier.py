@@ -6,8 +6,9 @@ Trains exactly what ``kdigits submit --model best`` trains (``train.fit`` with
 prefix of the ensemble on the built-in test.csv against solution.csv, with and without
 test-time augmentation, and again on the test rows that come from MNIST's own test file
 (where published MNIST accuracies are measured). The members' own epoch times give the
-minutes for each prefix, so one run yields the whole frontier, and its 3-member row is the
-submission ``kdigits submit --model best`` writes.
+minutes for each prefix, so one run yields the whole frontier, and its row for the recipe's
+member count (``--members N`` for another) is the submission ``kdigits submit --model best``
+writes.
 
 Each finished member's test probabilities are kept under
 ``bench/results/best_members[-<label>]/member-<k>.npz`` and the JSON is rewritten after
@@ -15,11 +16,11 @@ every member, so a long run can be stopped and extended: a later run with the sa
 and settings trains only the members it lacks (``--members 8`` after ``--members 3``).
 
     python bench/best_frontier.py                     # the shipped recipe
-    python bench/best_frontier.py --members 8 --threads 1 --label members
-    python bench/best_frontier.py --members 1 --option shift=0 --option rotate=0 \
-        --option zoom=0 --label no-augmentation
-    python bench/best_frontier.py --members 1 --schedule exponential --learning-rate 1e-3
-    python bench/best_frontier.py --members 1 --precision bfloat16 --label bf16
+    python bench/best_frontier.py --members 3 --label members3
+    python bench/best_frontier.py --option shift=0 --option rotate=0 --option zoom=0 \
+        --label no-augmentation
+    python bench/best_frontier.py --schedule exponential --learning-rate 1e-3
+    python bench/best_frontier.py --precision bfloat16 --label bf16
     python bench/best_frontier.py --quick             # smoke run: 2,000 rows, 1 epoch
 
 Writes bench/results/best_frontier[-<label>].json and prints one line per prefix. The test
