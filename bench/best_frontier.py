@@ -1,14 +1,15 @@
 """`best`'s accuracy against minutes: 1, 2, 3… members, with and without TTA.
 
-Trains exactly what ``kdigits submit --model best`` trains (``train.fit`` with
-``config_for("best")``: every member on all of train.csv, member k seeded
+Trains one preset's members exactly as ``kdigits submit --model NAME`` trains them
+(``train.fit`` with ``config_for(NAME)``: every member on all of train.csv, member k seeded
 ``seed + 1000·(k-1)``), one member at a time, then scores every member alone and every
 prefix of the ensemble on the built-in test.csv against solution.csv, with and without
 test-time augmentation, and again on the test rows that come from MNIST's own test file
 (where published MNIST accuracies are measured). The members' own epoch times give the
-minutes for each prefix, so one run yields the whole frontier, and its row for the recipe's
-member count (``--members N`` for another) is the submission ``kdigits submit --model best``
-writes.
+minutes for each prefix, so one run yields the whole frontier. Only the preset's own net
+trains here (``--mix none``): `best`'s recipe mixes in two ``cnn-fast`` nets, which
+``--model cnn-fast`` trains with the same seeds, and `mixed_ensembles.py` mixes the two
+runs' members as ``kdigits submit --model best`` averages them.
 
 Each finished member's test probabilities are kept under
 ``bench/results/best_members[-<label>]/member-<k>.npz`` and the JSON is rewritten after
@@ -97,7 +98,9 @@ def main() -> None:
     overrides: dict[str, Any] = {"members": args.members, "seed": args.seed,
                                  "epochs": 1 if args.quick else args.epochs,
                                  "batch_size": args.batch_size,
-                                 "learning_rate": args.learning_rate}
+                                 "learning_rate": args.learning_rate,
+                                 # one architecture's members: mixes are mixed_ensembles.py's
+                                 "mix_members": 0}
     if args.schedule:
         overrides["schedule"] = args.schedule
     if args.precision:
@@ -113,7 +116,8 @@ def main() -> None:
     kept.mkdir(parents=True, exist_ok=True)
     # What makes members comparable: the recipe and the data. The thread count changes a
     # member's last digits, not its recipe, so it is recorded per member instead.
-    settings = {key: value for key, value in config.to_json().items() if key != "members"}
+    settings = {key: value for key, value in config.to_json().items()
+                if key not in ("members", "mix_with", "mix_members")}
     settings.update(train_rows=len(y_train), test_rows=len(y_test))
 
     class Log(train.Progress):

@@ -93,7 +93,7 @@ def main() -> None:
     def fit(alpha: float, sigma: float) -> tuple[train.TrainedModel, float]:
         options = {"elastic": alpha, "elastic_sigma": sigma} if alpha else {}
         config = train.config_for("best", epochs=epochs, members=1, seed=args.seed,
-                                  model_options=options)
+                                  model_options=options, mix_members=0)
         started = time.perf_counter()
         trained = train.fit("best", x_fit, y_fit, config)
         return trained, time.perf_counter() - started

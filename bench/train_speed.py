@@ -76,7 +76,8 @@ def run_one(name: str, epochs: int | None, paths: dict[str, str],
         pixels, labels = pixels[:rows[0]], labels[:rows[0]]
         x_test, y_test = x_test[:rows[1]], y_test[:rows[1]]
 
-    config = train.config_for(name, epochs=epochs, precision=precision)
+    # one net's speed: `best`'s mixed-in cnn-fast nets are cnn-fast's own row
+    config = train.config_for(name, epochs=epochs, precision=precision, mix_members=0)
     curve: list[dict[str, Any]] = []
     scorer = _epoch_scorer(x_test, y_test, curve)
     with _extra_callbacks(train, [scorer]) as extra:

@@ -142,6 +142,7 @@ def cross_validate(model: str | None = None, *, train: PathLike | None = None,
                    seed: int | None = None, epochs: int | None = None,
                    batch_size: int | None = None, learning_rate: float | None = None,
                    optimizer: str | None = None, members: int | None = None,
+                   mix: str | None = None,
                    early_stopping: int | None = None, tta: bool | None = None,
                    precision: str | None = None,
                    params: PathLike | None = None, runs_dir: PathLike | None = None,
@@ -156,7 +157,9 @@ def cross_validate(model: str | None = None, *, train: PathLike | None = None,
     ``percent`` cuts a stratified sample first (for speed); ``folds=1`` is one train/test
     split (``test_size``); fold k trains with ``seed + k``. ``epochs``, ``batch_size``,
     ``learning_rate``, ``optimizer`` and ``members`` override the preset's recipe (Keras
-    models only); ``early_stopping`` (a patience in epochs) stops each fold on the loss of
+    models only); ``mix`` ("cnn-fast:2", or "none") trains another model's nets beside
+    them and averages them in as one member (``best``'s recipe mixes in two ``cnn-fast``);
+    ``early_stopping`` (a patience in epochs) stops each fold on the loss of
     10% of its training rows and keeps the best epoch; ``tta`` scores folds and holdout
     with test-time augmentation (default: the recipe's); ``precision`` "bfloat16" trains
     and predicts in mixed precision; ``params`` trains with a `kdigits tune` best.json.
@@ -171,7 +174,7 @@ def cross_validate(model: str | None = None, *, train: PathLike | None = None,
     asked = runs.CVOptions(
         model=model, train=Path(train) if train is not None else None, folds=folds,
         holdout=holdout, percent=percent, test_size=test_size, seed=seed, epochs=epochs,
-        members=members, batch_size=batch_size, learning_rate=learning_rate,
+        members=members, mix=mix, batch_size=batch_size, learning_rate=learning_rate,
         optimizer=optimizer, early_stopping=early_stopping, tta=tta, precision=precision,
         params=Path(params) if params is not None else None,
         runs_dir=Path(runs_dir) if runs_dir is not None else None, jobs=jobs,
@@ -257,8 +260,8 @@ def make_submission(model: str | None = None, *, run: PathLike | CrossValidation
                     refit: bool = False, train: PathLike | None = None,
                     test: PathLike | None = None, out: PathLike | None = None,
                     force: bool = False, seed: int | None = None, epochs: int | None = None,
-                    members: int | None = None, early_stopping: int | None = None,
-                    precision: str | None = None,
+                    members: int | None = None, mix: str | None = None,
+                    early_stopping: int | None = None, precision: str | None = None,
                     jobs: int = 1, tta: bool | None = None, solution: PathLike | None = None,
                     params: PathLike | None = None, name: str | None = None,
                     options: dict | None = None, progress: bool = True) -> SubmitResult:
@@ -270,6 +273,7 @@ def make_submission(model: str | None = None, *, run: PathLike | CrossValidation
     vs training class shares) and, when a solution is known (``solution``, or the
     solution.csv belonging to the test file), ``score`` as caret's statistics. Nothing is
     trained if an option or an input file is wrong, or ``out`` exists without ``force``.
+    ``mix`` ("cnn-fast:2", or "none") overrides the recipe's mixed-in nets, as ``--mix``.
     ``jobs`` trains the seeded members at once in worker processes, ``early_stopping``
     stops on 10% carved from the training rows, ``name`` labels the file and its record,
     ``options`` sets layer options (``{"elastic": 34}``); ``tta`` (test-time augmentation)
@@ -281,7 +285,7 @@ def make_submission(model: str | None = None, *, run: PathLike | CrossValidation
     config = SubmitConfig(model=model, run=None if run is None else _run_path(run),
                           refit=refit, train=_path(train), test=_path(test), out=_path(out),
                           force=force, seed=seed, epochs=epochs, members=members,
-                          early_stopping=early_stopping, precision=precision, jobs=jobs,
+                          mix=mix, early_stopping=early_stopping, precision=precision, jobs=jobs,
                           tta=tta, solution=_path(solution), params=_path(params), name=name,
                           model_options=options or None)
     defaults = asdict(SubmitConfig())

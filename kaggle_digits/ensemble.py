@@ -98,7 +98,10 @@ def recorded_members(submission: str | os.PathLike[str]) -> int:
     ``--weights members`` weighs it by, so that a 1-member file mixed with a 2-member one
     gives each of the three models the same say, as one run training all three would."""
     record = read_record(submission) or {}
-    members = record.get("members", (record.get("config") or {}).get("members"))
+    trained = record.get("config") or {}
+    members = record.get("members", trained.get("members"))
+    if "members" not in record and trained.get("mix_members") and isinstance(members, int):
+        members += 1  # the mixed-in nets weigh as one member in the file's own mean
     folds = record.get("fold_models")  # `submit --run`: every fold's members are averaged
     if "members" not in record and isinstance(folds, list) and isinstance(members, int):
         members *= len(folds)

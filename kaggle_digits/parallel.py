@@ -105,21 +105,21 @@ def fit_members_in_workers(config: TrainConfig, pixels: np.ndarray, labels: np.n
     would train it among the others (`train.fit(member=…)`), then loaded back here: the
     same model, in less wall time when one fit cannot keep every core busy.
     ``progress.for_member(member)`` receives that member's events."""
-    from kaggle_digits.train import TrainedModel, load_trained, measure
+    from kaggle_digits.train import TrainedModel, load_trained, measure, member_count
 
     def forward(event: Event) -> None:
         member, method, args = event[1]
         if progress is not None:
             getattr(progress.for_member(member), method)(*args)
 
-    members = range(1, config.members + 1)
+    members = range(1, member_count(config) + 1)
     with tempfile.TemporaryDirectory(prefix="kdigits-members-") as folder, \
             measure() as timing:
         paths = {m: str(Path(folder) / f"member-{m}.keras") for m in members}
         tasks = [(config, pixels, labels, m, paths[m]) for m in members]
         records = {record["member"]: record for record in run_in_workers(
-            _fit_member, tasks, jobs=min(jobs, config.members),
-            threads=threads_per_job(min(jobs, config.members)), on_event=forward,
+            _fit_member, tasks, jobs=min(jobs, len(members)),
+            threads=threads_per_job(min(jobs, len(members))), on_event=forward,
             check_stop=lambda: None)}
         models = [load_trained(paths[m]).members[0] for m in members]
     history = [row for m in members for row in records[m]["history"]]

@@ -497,6 +497,8 @@ SETTING_FORMATS = {"epochs": lambda v: f"{v} epoch{'s' if v != 1 else ''}",
                    "early_stopping": lambda v: f"early stop {v}" if v else "no early stop",
                    "tta": lambda v: "TTA" if v else "no TTA",
                    "precision": str,
+                   "mix_with": lambda v: f"mix {v}" if v else "no mix",
+                   "mix_members": lambda v: f"{v} mixed in",
                    "percent": lambda v: f"{v:g}% rows",
                    "holdout": lambda v: f"holdout {v:g}", "seed": "seed {}".format}
 
@@ -507,7 +509,8 @@ def describe_settings(changed: Mapping[str, Any]) -> str:
         if formatter is None:  # a layer option
             return f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}"
         return formatter(value)
-    return ", ".join(one(k, v) for k, v in changed.items() if k != "members" or v != 1)
+    return ", ".join(one(k, v) for k, v in changed.items()
+                     if (k != "members" or v != 1) and (k != "mix_members" or v))
 
 
 def summarise_run(run: Run) -> RunSummary:

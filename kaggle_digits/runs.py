@@ -61,6 +61,8 @@ from kaggle_digits.train import (
     load_trained,
     mean_of_members,
     measure,
+    member_count,
+    parse_mix,
 )
 from kaggle_digits.user_models import get_model, model_file, short_name
 from kaggle_digits.version import __version__
@@ -319,6 +321,7 @@ class CVOptions:
     seed: int | None = None
     epochs: int | None = None
     members: int | None = None
+    mix: str | None = None  # ``--mix PRESET:N`` or "none" (`train.parse_mix`)
     batch_size: int | None = None
     learning_rate: float | None = None
     optimizer: str | None = None
@@ -370,9 +373,11 @@ def plan_from_options(options: CVOptions, *, command: str = "",
     if options.model_options:  # on top of the params file's, one by one
         recipe["model_options"] = {**(tuned.model_options if tuned else {}),
                                    **options.model_options}
+    if options.mix is not None:
+        recipe.update(parse_mix(options.mix))
     training = config_for(name, **{**(tuned.overrides() if tuned else {}), **recipe},
                           seed=split.seed)
-    members = training.members if get_model(name).is_keras else 1
+    members = member_count(training) if get_model(name).is_keras else 1
     if options.jobs > 1 and split.folds * members == 1:  # it would only cost threads
         raise KdigitsError(f"--jobs {options.jobs} has nothing to share out: one fold of "
                            "one model; drop --jobs (or ask for --folds or --members)")
@@ -550,7 +555,7 @@ def _run_folds(plan: CVPlan, progress: _StopOnCtrlC, jobs: int = 1) -> CVResult:
 
 def shared_members(plan: CVPlan) -> int:
     """How many members each fold's work is split into for workers (1: whole folds)."""
-    return plan.training.members if get_model(plan.model).is_keras else 1
+    return member_count(plan.training) if get_model(plan.model).is_keras else 1
 
 
 def _work_units(plan: CVPlan, todo: Sequence[Any]) -> list[tuple[int, int | None]]:
@@ -676,8 +681,9 @@ def _assemble_fold(plan: CVPlan, fold: Any) -> dict:
     trained = TrainedModel(plan.model, models, [h for r in records for h in r["history"]],
                            timing, _fold_config(plan, fold),
                            [i for r in records for i in r["fit_info"]])
-    summary = _save_fold(plan, fold, trained, mean_of_members(oof),
-                         mean_of_members(holdout), timing)
+    mixed = plan.training.mix_members
+    summary = _save_fold(plan, fold, trained, mean_of_members(oof, mixed),
+                         mean_of_members(holdout, mixed), timing)
     _forget_members(plan.run_dir, fold.number)
     return summary
 

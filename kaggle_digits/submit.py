@@ -43,6 +43,8 @@ from kaggle_digits.train import (
     config_for,
     fit,
     load_trained,
+    member_count,
+    parse_mix,
     settle,
 )
 from kaggle_digits.user_models import get_model, model_file, short_name
@@ -82,7 +84,7 @@ def train_full(config: TrainConfig, pixels: np.ndarray, labels: np.ndarray, *,
                progress: Progress | None = None, jobs: int = 1) -> Predictor:
     """Train once on every training row (no fold held out: this model is the product);
     with ``jobs`` > 1 the seeded members train at once in worker processes."""
-    if jobs > 1 and config.members > 1:
+    if jobs > 1 and member_count(config) > 1:
         from kaggle_digits.parallel import fit_members_in_workers
 
         return fit_members_in_workers(config, pixels, labels, jobs=jobs,
@@ -264,6 +266,7 @@ class SubmitConfig:
     seed: int | None = None
     epochs: int | None = None
     members: int | None = None  # seeded models averaged (the preset's recipe says)
+    mix: str | None = None  # ``--mix PRESET:N`` or "none" (`train.parse_mix`)
     early_stopping: int | None = None  # patience in epochs, on 10% carved from train.csv
     precision: str | None = None  # "float32" or "bfloat16" (mixed precision)
     jobs: int = 1  # seeded members trained at once, in worker processes
@@ -324,10 +327,10 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
     if tuned is not None:
         config = replace(config, model=tuned.model)
     if (config.run is not None and not config.refit
-            and (config.epochs, config.seed, config.members, config.early_stopping,
-                 config.precision, config.model_options) != (None,) * 6):
-        raise KdigitsError("--epochs, --seed, --members, --early-stopping, --precision and "
-                           "--option only apply when training (--model, or --run with "
+            and (config.epochs, config.seed, config.members, config.mix,
+                 config.early_stopping, config.precision, config.model_options) != (None,) * 7):
+        raise KdigitsError("--epochs, --seed, --members, --mix, --early-stopping, --precision "
+                           "and --option only apply when training (--model, or --run with "
                            "--refit)")
     if config.jobs < 1:
         raise KdigitsError(f"--jobs must be 1 or more, not {config.jobs}")
@@ -349,6 +352,8 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
     if cv_run is None or config.refit:
         given = {"seed": config.seed, "epochs": config.epochs, "members": config.members,
                  "early_stopping": config.early_stopping, "precision": config.precision}
+        if config.mix is not None:
+            given.update(parse_mix(config.mix))
         tuned_overrides = tuned.overrides() if tuned is not None else {}
         if config.model_options:  # on top of the params file's (or the run's), one by one
             recorded = ((cv_run.config.get("training") or {}).get("model_options") or {}
@@ -357,7 +362,7 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
         training = training_config(name, {**tuned_overrides, **given}, cv_run)
         if cv_run is not None and not config.model_options:
             training = net_it_trained(cv_run, training, "the refit")
-        if config.jobs > 1 and training.members == 1:
+        if config.jobs > 1 and member_count(training) == 1:
             raise KdigitsError(f"--jobs trains seeded members at once, and {name} trains "
                                "one; drop --jobs or add --members N")
     if config.tta is None:  # as the recipe (or the run's fold models) predicted in cv

@@ -60,9 +60,43 @@ class TrainConfig:
     early_stopping: int = 0  # patience in epochs on the validation split's loss; 0 = off
     tta: bool = False  # predict with test-time augmentation (the recipe says; runs before it: off)
     precision: str = "float32"  # or "bfloat16": mixed precision (models.PRECISIONS)
+    # another preset's members, trained after these by its own recipe, averaged into one
+    # more member (`member_count`, `mean_of_members`); runs before it: none
+    mix_with: str | None = None
+    mix_members: int = 0
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+def parse_mix(text: str) -> dict[str, Any]:
+    """``--mix PRESET[:N]`` (N members of PRESET, default 1) or ``--mix none``, as
+    `config_for` overrides."""
+    text = text.strip()
+    if text.lower() in ("none", "0", "off"):
+        return {"mix_with": None, "mix_members": 0}
+    name, _, count = text.rpartition(":")
+    if not count.isdigit():  # no count, or a model file's FILE.py:FUNCTION
+        name, count = text, "1"
+    if not name or int(count) < 1:
+        raise KdigitsError(f"--mix takes PRESET:N (for example cnn-fast:2) or none, not "
+                           f"{text!r}")
+    return {"mix_with": name, "mix_members": int(count)}
+
+
+def member_count(config: TrainConfig) -> int:
+    """Every net the config trains: its own members, then the mixed-in preset's."""
+    return config.members + config.mix_members
+
+
+def mix_config(config: TrainConfig) -> TrainConfig | None:
+    """How the mixed-in members train: their preset's own recipe (epochs, learning rate,
+    layer options), with the run's seed, precision, early stopping and TTA."""
+    if not config.mix_members:
+        return None
+    return config_for(str(config.mix_with), members=config.mix_members, seed=config.seed,
+                      precision=config.precision, early_stopping=config.early_stopping,
+                      tta=config.tta, mix_members=0)
 
 
 def config_for(preset_name: str, **overrides: Any) -> TrainConfig:
@@ -95,7 +129,15 @@ def watched_share(config: TrainConfig) -> float:
 def settle(config: TrainConfig) -> TrainConfig:
     """Check a config, its recipe and its layer options' names, before any work."""
     _check(config)
+    if not config.mix_members and config.mix_with is not None:  # `--mix none`
+        config = replace(config, mix_with=None)
     preset = get_model(config.preset)
+    if config.mix_members:
+        if not preset.is_keras:
+            raise KdigitsError(f"--mix applies to Keras models only, not {config.preset}")
+        if config.mix_with is None or not get_model(config.mix_with).is_keras:
+            raise KdigitsError(f"--mix needs a Keras model to mix in, not {config.mix_with}")
+        mix_config(config)  # its recipe must settle too
     takes = preset.options()
     unknown = sorted(set(config.model_options) - set(takes))
     if unknown:
@@ -128,6 +170,8 @@ def _check(config: TrainConfig) -> None:
                            + ", ".join(SCHEDULES))
     if config.members < 1:
         raise KdigitsError(f"members must be 1 or more, not {config.members}")
+    if config.mix_members < 0:
+        raise KdigitsError(f"--mix takes 0 or more members, not {config.mix_members}")
     if config.precision not in PRECISIONS:
         raise KdigitsError(f"unknown precision {config.precision!r}; choose one of: "
                            + ", ".join(PRECISIONS))
@@ -201,15 +245,24 @@ class TrainedModel:
     def is_keras(self) -> bool:
         return not hasattr(self.members[0], "predict_proba")
 
+    @property
+    def mixed(self) -> int:
+        """How many of the last members are the mixed-in preset's (averaged as one), when
+        this holds all the config's members (a single member trained apart holds one)."""
+        if self.config is None or len(self.members) != member_count(self.config):
+            return 0
+        return self.config.mix_members
+
     def member_probabilities(self, pixels: np.ndarray, batch_size: int = 2048, *,
                              tta: bool = False) -> list[np.ndarray]:
         """Each Keras member's own N×10 probabilities (with ``tta``, its mean over the
         test-time views), as `predict_proba` averages them."""
-        shape = tuple(self.members[0].input_shape)
         totals = [np.zeros((len(pixels), N_CLASSES)) for _ in self.members]
         for view in tta_images(pixels, tta):
-            x = model_inputs(view, shape)
+            inputs: dict[tuple, np.ndarray] = {}  # a mixed-in MLP reads flat pixels
             for total, member in zip(totals, self.members, strict=True):
+                shape = tuple(member.input_shape)
+                x = inputs.setdefault(shape, model_inputs(view, shape))
                 total += member.predict(x, batch_size=batch_size, verbose=0)
         views = len(tta_views(tta))
         return [(total / views).astype(np.float32) for total in totals]
@@ -219,7 +272,8 @@ class TrainedModel:
         """N×10 float32 class probabilities, rows summing to 1; with ``tta``, the mean over
         the image and its four 1-pixel shifts (`kaggle_digits.predict.TTA_SHIFTS`)."""
         if self.is_keras:
-            return mean_of_members(self.member_probabilities(pixels, batch_size, tta=tta))
+            return mean_of_members(self.member_probabilities(pixels, batch_size, tta=tta),
+                                   self.mixed)
         proba = np.zeros((len(pixels), N_CLASSES), dtype=np.float64)
         for view in tta_images(pixels, tta):
             x = model_inputs(view, (None, 784))
@@ -255,9 +309,13 @@ class TrainedModel:
         return path
 
 
-def mean_of_members(members: Sequence[np.ndarray]) -> np.ndarray:
+def mean_of_members(members: Sequence[np.ndarray], mixed: int = 0) -> np.ndarray:
     """The members' mean, as a `TrainedModel` of them predicts it: members trained apart
-    (in worker processes) average to the very same numbers as members trained together."""
+    (in worker processes) average to the very same numbers as members trained together.
+    The last ``mixed`` members (another preset's, `TrainConfig.mix_with`) count as one
+    member, their mean: so two cheap nets have the say of one more main member."""
+    if mixed:
+        members = [*members[:len(members) - mixed], np.mean(members[-mixed:], axis=0)]
     return _rows_summing_to_one(np.mean(members, axis=0))
 
 
@@ -267,10 +325,26 @@ def _rows_summing_to_one(proba: np.ndarray) -> np.ndarray:
 
 
 def _averaged(trained: TrainedModel) -> Any:
+    """One model averaging the members as `mean_of_members` does: a mixed-in preset's
+    members first averaged among themselves."""
     keras = keras_module()
     inputs = keras.Input(tuple(trained.members[0].input_shape[1:]))
-    outputs = keras.layers.Average()([m(inputs) for m in trained.members])
-    return keras.Model(inputs, outputs, name=trained.preset)
+
+    def mean(outputs: list) -> Any:
+        return outputs[0] if len(outputs) == 1 else keras.layers.Average()(outputs)
+
+    outputs = [_fed(keras, m, inputs) for m in trained.members]
+    if trained.mixed:
+        cut = len(outputs) - trained.mixed
+        outputs = [*outputs[:cut], mean(outputs[cut:])]
+    return keras.Model(inputs, mean(outputs), name=trained.preset)
+
+
+def _fed(keras: Any, member: Any, inputs: Any) -> Any:
+    """``member`` applied to the saved model's input, flattened first for an MLP."""
+    if tuple(member.input_shape[1:]) == tuple(inputs.shape[1:]):
+        return member(inputs)
+    return member(keras.layers.Reshape(tuple(member.input_shape[1:]))(inputs))
 
 
 def load_trained(path: str | os.PathLike[str]) -> TrainedModel:
@@ -365,30 +439,31 @@ def _fit_keras(preset: Preset, pixels: np.ndarray, labels: np.ndarray, config: T
         pixels, labels = pixels[train_rows], labels[train_rows]
     members, history = [], []
     keras.backend.clear_session()  # forget earlier folds' graphs and layer-name counters
-    if only is not None and not 1 <= only <= config.members:
-        raise ValueError(f"member {only} of {config.members}")
-    for member in [only] if only is not None else range(1, config.members + 1):
-        seed_everything(config.seed + 1000 * (member - 1))
-        model = preset.keras_model(name=preset.name if config.members == 1
-                                   else f"{preset.name}-{member}",
-                                   precision=config.precision, **config.model_options)
+    total = member_count(config)
+    if only is not None and not 1 <= only <= total:
+        raise ValueError(f"member {only} of {total}")
+    for member in [only] if only is not None else range(1, total + 1):
+        net, recipe, seed = _member_recipe(preset, config, member)
+        seed_everything(seed)
+        model = net.keras_model(name=net.name if total == 1 else f"{net.name}-{member}",
+                                precision=recipe.precision, **recipe.model_options)
         shape = tuple(model.input_shape)
-        steps = -(-labels.size // config.batch_size)
-        model.compile(optimizer=_optimizer(config, steps * config.epochs),
+        steps = -(-labels.size // recipe.batch_size)
+        model.compile(optimizer=_optimizer(recipe, steps * recipe.epochs),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         val = None if validation is None else (model_inputs(validation[0], shape),
                                                np.asarray(validation[1], dtype=np.uint8))
-        progress.fit_started(preset.name, member, config.members, config.epochs, steps)
+        progress.fit_started(net.name, member, total, recipe.epochs, steps)
         callback = _progress_callback(progress, member, history)
-        stopper = _early_stopping(config)
-        model.fit(model_inputs(pixels, shape), labels, batch_size=config.batch_size,
-                  epochs=config.epochs, validation_data=val, shuffle=True, verbose=0,
+        stopper = _early_stopping(recipe)
+        model.fit(model_inputs(pixels, shape), labels, batch_size=recipe.batch_size,
+                  epochs=recipe.epochs, validation_data=val, shuffle=True, verbose=0,
                   callbacks=[callback, *([stopper] if stopper else []), *callbacks])
         record: dict[str, Any] = {"member": member}
         if stopper is not None:
             ran = max(row["epoch"] for row in history if row["member"] == member)
             record.update(epochs_run=ran, best_epoch=stopper.best_epoch + 1)
-        if steps * config.epochs < SHORT_FIT_STEPS:
+        if steps * recipe.epochs < SHORT_FIT_STEPS:
             sample = np.random.default_rng(config.seed + member).permutation(labels.size)
             record["batchnorm_recalibrated_rows"] = recalibrate_batchnorm(
                 model, model_inputs(pixels[sample[:RECALIBRATION_ROWS]], shape))
@@ -397,6 +472,18 @@ def _fit_keras(preset: Preset, pixels: np.ndarray, labels: np.ndarray, config: T
         if info is not None:
             info.append(record)
     return members, history
+
+
+def _member_recipe(preset: Preset, config: TrainConfig,
+                   member: int) -> tuple[Preset, TrainConfig, int]:
+    """Member ``member``'s net, recipe and seed: the config's own members first (member k
+    seeded seed + 1000·(k−1)), then the mixed-in preset's, seeded the same way from 1, so
+    they are the very nets ``--model <it> --members N`` trains with that seed."""
+    mixed = mix_config(config) if member > config.members else None
+    if mixed is None:
+        return preset, config, config.seed + 1000 * (member - 1)
+    number = member - config.members
+    return get_model(mixed.preset), mixed, mixed.seed + 1000 * (number - 1)
 
 
 def _early_stopping(config: TrainConfig) -> Any:

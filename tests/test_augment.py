@@ -34,7 +34,7 @@ def test_elastic_bends_strokes_by_a_pixel_or_two_in_training_only(digits) -> Non
 
 def test_a_model_with_elastic_distortions_saves_and_loads(train_sample, tmp_path) -> None:
     pixels, labels = train_sample
-    config = train.config_for("best", epochs=1, members=1,
+    config = train.config_for("best", epochs=1, members=1, mix_members=0,
                               model_options={"elastic": 34.0, "elastic_sigma": 8.0})
     trained = train.fit("best", pixels[:600], labels[:600], config)
     bend = trained.members[0].layers[0]

@@ -101,6 +101,29 @@ def test_members_finished_in_an_earlier_session_are_reused(tmp_path, sample_file
     assert len(result.folds) == 2 and not (plan.run_dir / "members").exists()
 
 
+@pytest.mark.slow  # two small real cv runs, one with 3 workers
+def test_mixed_in_members_in_workers_equal_the_run_trained_in_turn(tmp_path, sample_files):
+    """`best`'s recipe in workers: the mixed-in nets are fold members like the others, and
+    the main process averages them (their mean as one member) as one process does."""
+    from kaggle_digits import runs
+
+    made = {}
+    for jobs in (1, 3):
+        options = runs.CVOptions(model="mlp-fast", mix="mlp:2", train=sample_files["train"],
+                                 folds=1, epochs=1, threads=1, jobs=jobs,
+                                 runs_dir=tmp_path / f"jobs{jobs}")
+        plan, _ = runs.plan_from_options(options)
+        assert runs.shared_members(plan) == 3
+        runs.run_cv(plan, jobs=jobs)
+        made[jobs] = plan.run_dir
+    for name in ("oof.csv", "holdout.csv"):
+        assert (made[1] / name).read_bytes() == (made[3] / name).read_bytes(), name
+    fold = json.loads((made[3] / "folds" / "fold-1.json").read_text())
+    assert [i["member"] for i in fold["fit_info"]] == [1, 2, 3]
+    training = json.loads((made[3] / "config.json").read_text())["training"]
+    assert (training["mix_with"], training["mix_members"]) == ("mlp", 2)
+
+
 @pytest.mark.slow  # two small real submissions with 2 members
 def test_submit_members_in_workers_equal_members_trained_in_turn(kdigits, tmp_path,
                                                                  sample_files):

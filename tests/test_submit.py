@@ -397,6 +397,10 @@ def test_weights_by_members_read_each_files_record(tmp_path, digits):
                            {"config": {"members": 2}})
     assert ens.parse_weights("members", [one, two]) == [1.0, 2.0]
     assert ens.parse_weights(" 1, 2.5", [one, two]) == [1.0, 2.5]
+    best = sub.write_bundle(tmp_path / "best.csv", fake_probabilities(labels, seed=3),
+                            {"config": {"members": 1, "mix_with": "cnn-fast",
+                                        "mix_members": 2}})
+    assert ens.recorded_members(best) == 2  # its cnn-fast pair weighs as one member
     made = ens.make_ensemble([one, two], out=tmp_path / "mix.csv", weights="members")
     assert made.ensemble.weights == [pytest.approx(1 / 3), pytest.approx(2 / 3)]
     assert sub.read_record(made.path)["members"] == 3  # an ensemble is weighed in turn

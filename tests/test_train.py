@@ -156,6 +156,52 @@ def test_bfloat16_trains_mixed_precision_and_saves_it(small: tuple, tmp_path: Pa
         train.config_for("knn", precision="bfloat16")
 
 
+def test_best_mixes_in_two_cnn_fast_nets_and_none_drops_them() -> None:
+    best = train.config_for("best")
+    assert (best.members, best.mix_with, best.mix_members, train.member_count(best)) == (
+        1, "cnn-fast", 2, 3)
+    mixed = train.mix_config(best)
+    assert mixed == train.config_for("cnn-fast", members=2)  # its own recipe, same seed
+    alone = train.config_for("best", **train.parse_mix("none"))
+    assert (alone.mix_with, alone.mix_members, train.member_count(alone)) == (None, 0, 1)
+    assert train.mix_config(alone) is None
+    assert train.config_for("best", seed=5, **train.parse_mix("mlp-fast:3")).mix_members == 3
+    assert train.parse_mix("nets.py:wide:2") == {"mix_with": "nets.py:wide", "mix_members": 2}
+    assert train.parse_mix("nets.py:wide") == {"mix_with": "nets.py:wide", "mix_members": 1}
+    with pytest.raises(KdigitsError, match="--mix takes PRESET:N"):
+        train.parse_mix("cnn-fast:0")
+    with pytest.raises(KdigitsError, match="--mix needs a Keras model to mix in, not knn"):
+        train.config_for("cnn", **train.parse_mix("knn:1"))
+    with pytest.raises(KdigitsError, match="--mix applies to Keras models only, not knn"):
+        train.config_for("knn", **train.parse_mix("cnn:1"))
+
+
+def test_mixed_in_nets_are_the_other_presets_own_and_count_as_one_member(
+        small: tuple, tmp_path: Path) -> None:
+    """A CNN with two MLPs mixed in: the MLPs are the very nets `--model mlp-fast
+    --members 2` trains with that seed, their mean weighs as much as the CNN, and the
+    saved file (one model, flattening the digits for the MLPs) predicts the same."""
+    x, y, x_test, y_test = small
+    config = train.config_for("cnn-fast", epochs=1, seed=3, **train.parse_mix("mlp-fast:2"))
+    progress = Recorder()
+    trained = train.fit("cnn-fast", x, y, config, progress=progress)
+    assert [m.name for m in trained.members] == ["cnn-fast-1", "mlp-fast-2", "mlp-fast-3"]
+    assert [e[1:4] for e in progress.events if e[0] == "fit"] == [(1, 3, 1), (2, 3, 8),
+                                                                (3, 3, 8)]
+    cnn, *mlps = trained.member_probabilities(x_test)
+    alone = train.fit("mlp-fast", x, y, train.config_for("mlp-fast", members=2, seed=3))
+    np.testing.assert_array_equal(np.stack(alone.member_probabilities(x_test)), mlps)
+    proba = trained.predict_proba(x_test)
+    np.testing.assert_allclose(proba, (cnn + (mlps[0] + mlps[1]) / 2) / 2, atol=1e-6)
+    assert not np.allclose(proba, (cnn + mlps[0] + mlps[1]) / 3, atol=1e-4)
+    assert (proba.argmax(axis=1) == y_test).mean() > 0.85
+    loaded = train.load_trained(trained.save(tmp_path / "fold-1.keras"))
+    np.testing.assert_allclose(loaded.predict_proba(x_test), proba, atol=1e-6)
+    third = train.fit("cnn-fast", x, y, config, member=3)  # as a worker trains it
+    np.testing.assert_array_equal(third.member_probabilities(x_test)[0], mlps[1])
+    np.testing.assert_allclose(third.predict_proba(x_test), mlps[1], atol=1e-6)  # no mix
+
+
 def test_load_trained_rejects_a_file_that_is_not_a_model(tmp_path: Path) -> None:
     bogus = tmp_path / "fold-1.keras"
     bogus.write_text("not a zip")

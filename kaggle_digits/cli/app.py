@@ -111,6 +111,12 @@ PrecisionOption = Annotated[str | None, typer.Option(
     help="Arithmetic of training and prediction: bfloat16 is Keras' mixed precision "
          "(weights kept in float32), faster on CPUs with AMX and on recent GPUs.")]
 
+# `--mix PRESET:N`, likewise for cv and submit (train.TrainConfig.mix_with, mix_members).
+MixOption = Annotated[str | None, typer.Option(
+    metavar="PRESET:N", show_default="the recipe's; best: cnn-fast:2",
+    help="Also train N nets of another Keras model, by its own recipe, and average them in "
+         "as one more member; none drops the recipe's mix.")]
+
 
 def fail(message: str, code: int = 2) -> None:
     """Print one error line to stderr and exit; the single exit path for user errors."""

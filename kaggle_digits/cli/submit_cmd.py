@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from kaggle_digits.caret_text import print_caret
-from kaggle_digits.cli.app import LayerOptions, PrecisionOption, app, console
+from kaggle_digits.cli.app import LayerOptions, MixOption, PrecisionOption, app, console
 from kaggle_digits.constants import COMPETITION, DEFAULT_MODEL
 from kaggle_digits.ensemble import make_ensemble
 from kaggle_digits.errors import KdigitsError
@@ -23,6 +23,7 @@ from kaggle_digits.progress import plural, prediction_progress, training_progres
 from kaggle_digits.stats import ConfusionStats
 from kaggle_digits.submission_file import expected_rows
 from kaggle_digits.submit import SubmitConfig, plan_models, plan_submit, run_submit
+from kaggle_digits.train import member_count
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -96,8 +97,9 @@ def submit(
         show_default="the recipe's")
     ] = None,
     members: Annotated[int | None, typer.Option(
-        help="Models with different seeds trained and averaged (best: 3).",
+        help="Models with different seeds trained and averaged.",
         show_default="the recipe's")] = None,
+    mix: MixOption = None,
     option: LayerOptions = None,
     early_stopping: Annotated[int | None, typer.Option(
         metavar="PATIENCE", show_default="off",
@@ -107,8 +109,8 @@ def submit(
     ] = None,
     precision: PrecisionOption = None,
     jobs: Annotated[int, typer.Option(
-        help="Seeded members (best: 3) trained at once, in worker processes sharing the "
-             "CPU threads (with several GPUs, one each).")] = 1,
+        help="Seeded members (best: 3 with its mix) trained at once, in worker processes "
+             "sharing the CPU threads (with several GPUs, one each).")] = 1,
     solution: Annotated[Path | None, typer.Option(
         help="ImageId,Label answers to score against.",
         show_default="solution.csv beside --test, if it belongs to it")] = None,
@@ -126,7 +128,8 @@ def submit(
     """Train a preset (or reuse a cv run), predict test.csv and write a Kaggle submission."""
     plan = plan_submit(SubmitConfig(model=model, run=run, refit=refit, train=train, test=test,
                                     out=out, force=force, seed=seed, epochs=epochs,
-                                    members=members, early_stopping=early_stopping,
+                                    members=members, mix=mix,
+                                    early_stopping=early_stopping,
                                     precision=precision, jobs=jobs,
                                     model_options=parse_options(option) or None,
                                     tta=tta, solution=solution,
@@ -140,7 +143,7 @@ def submit(
     if plan.trains:
         console.print(f"Training [bold]{plan.name}[/] on all {len(plan.train):,} rows of "
                       f"{plan.train_path}{on}", highlight=False)
-        at_once = min(jobs, plan.training.members)  # type: ignore[union-attr]
+        at_once = min(jobs, member_count(plan.training))  # type: ignore[union-attr]
         if at_once > 1:
             console.print(f"{at_once} members at a time, "
                           f"{plural(threads_per_job(at_once), 'CPU thread')} each",

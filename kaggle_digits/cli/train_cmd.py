@@ -19,7 +19,14 @@ from rich import box
 from rich.table import Table
 
 from kaggle_digits import runs
-from kaggle_digits.cli.app import LayerOptions, PrecisionOption, app, console, folder
+from kaggle_digits.cli.app import (
+    LayerOptions,
+    MixOption,
+    PrecisionOption,
+    app,
+    console,
+    folder,
+)
 from kaggle_digits.constants import DEFAULT_MODEL, DEFAULT_PRINT_MODE, PRINT_MODES
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.locations import locations
@@ -103,8 +110,9 @@ def cv(
     epochs: Annotated[int | None, typer.Option(
         help="Training epochs.", show_default=f"the preset's, or {TUNED}")] = None,
     members: Annotated[int | None, typer.Option(
-        help="Models with different seeds trained and averaged per fold (best: 3).",
+        help="Models with different seeds trained and averaged per fold.",
         show_default=f"the preset's, or {TUNED}")] = None,
+    mix: MixOption = None,
     batch_size: Annotated[int | None, typer.Option(
         help="Training batch size.", show_default=f"the preset's, or {TUNED}")] = None,
     learning_rate: Annotated[float | None, typer.Option(
@@ -136,8 +144,8 @@ def cv(
                              "here win.")] = None,
     jobs: Annotated[int, typer.Option(
         help="Folds trained at once in worker processes, or fold members when each fold "
-             "has several (best: 3); CPU threads are shared out, and with several GPUs each "
-             "worker gets one.")] = 1,
+             "has several (best: 3 with its mix); CPU threads are shared out, and with "
+             "several GPUs each worker gets one.")] = 1,
     threads: Annotated[int | None, typer.Option(
         help="CPU threads per fold; recorded, since it sets a CPU model's last digits.",
         show_default="all, or an equal share with --jobs")] = None,
@@ -168,7 +176,7 @@ def cv(
         mode = "everything"
     options = runs.CVOptions(
         model=model, train=train, folds=folds, holdout=holdout, percent=percent,
-        test_size=test_size, seed=seed, epochs=epochs, members=members,
+        test_size=test_size, seed=seed, epochs=epochs, members=members, mix=mix,
         batch_size=batch_size, learning_rate=learning_rate, optimizer=optimizer,
         early_stopping=early_stopping, tta=tta, precision=precision,
         model_options=parse_options(option) or None, params=params, runs_dir=runs_dir, jobs=jobs,
@@ -273,6 +281,8 @@ def _print_plan(plan: runs.CVPlan, *, layers: bool = True) -> None:
                   f"{plural(training.epochs, 'epoch')}, batch {training.batch_size}, "
                   f"{training.schedule} schedule"
                   + (f", mean of {training.members} seeds" if training.members > 1 else "")
+                  + (f", mixed with {training.mix_members} {training.mix_with} (its own "
+                     "recipe) as one member" if training.mix_members else "")
                   + (", 5-view TTA" if training.tta else "")
                   + "".join(f", {k} {v:g}" if isinstance(v, float) else f", {k} {v}"
                             for k, v in training.model_options.items()))
@@ -321,6 +331,9 @@ def models_cmd(
     for preset in PRESETS.values():
         count, members = preset.parameters(), preset.recipe.members
         shown = "–" if count is None else f"{count:,}" + (f" ×{members}" if members > 1 else "")
+        mixed = preset.recipe.mix_with
+        if mixed is not None:  # the nets averaged in, by their own count
+            shown += f" + {preset.recipe.mix_members}×{PRESETS[mixed].parameters():,}"
         table.add_row(preset.name, preset.kind, shown,
                       preset.recipe.describe(), preset.source)
     console.print(table)
