@@ -191,8 +191,10 @@ def flatten(mapping: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any
 USED_FOR_OPTION = {"epochs": "training.epochs", "batch_size": "training.batch_size",
                    "learning_rate": "training.learning_rate",
                    "optimizer": "training.optimizer", "members": "training.members",
-                   "tta": "training.tta", "threads": "threads_per_fold"}
+                   "tta": "training.tta", "threads": "threads_per_fold",
+                   "mix": "training.mix_with"}
 UNSET = {"options.params": "none", "options.name": "none", "name": "none",
+         "options.mix": "none", "training.mix_with": "none",
          "threads_per_fold": "all CPU threads", "options.threads": "all CPU threads"}
 
 
