@@ -28,7 +28,7 @@ from kaggle_digits.constants import BY_CLASS_ROWS, PROB_COLUMNS
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.fileio import write_bytes, write_text
 from kaggle_digits.models import PRESETS
-from kaggle_digits.params import RECIPE_KEYS
+from kaggle_digits.params import NO_MIX, RECIPE_KEYS
 from kaggle_digits.runs import (
     Run,
     finished_run,
@@ -472,7 +472,7 @@ def changed_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     """What this run did differently from its preset's recipe and the default split: the
     only settings worth a column when runs are compared. For a user's own model, whose
     recipe is in its file, the recipe options given on the command line."""
-    training = config.get("training") or {}
+    training = {**NO_MIX, **(config.get("training") or {})}  # runs before mixes had none
     preset = PRESETS.get(str(config.get("model")))
     if preset is not None:
         recipe = {**asdict(TrainConfig(preset.name)), **asdict(preset.recipe)}
@@ -483,6 +483,8 @@ def changed_settings(config: Mapping[str, Any]) -> dict[str, Any]:
         given = config.get("options") or {}
         defaults = {}
         changed = {k: training.get(k) for k in RECIPE_KEYS if given.get(k) is not None}
+        if given.get("mix") is not None:  # the option is --mix, the config's keys two
+            changed.update({k: training[k] for k in NO_MIX})
     changed.update({k: v for k, v in (training.get("model_options") or {}).items()
                     if defaults.get(k, object()) != v})
     split, standard = config.get("split") or {}, asdict(SplitConfig())

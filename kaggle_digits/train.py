@@ -75,8 +75,8 @@ def parse_mix(text: str) -> dict[str, Any]:
     text = text.strip()
     if text.lower() in ("none", "0", "off"):
         return {"mix_with": None, "mix_members": 0}
-    name, _, count = text.rpartition(":")
-    if not count.isdigit():  # no count, or a model file's FILE.py:FUNCTION
+    name, _, count = (part.strip() for part in text.rpartition(":"))
+    if not count.lstrip("+-").isdigit():  # no count, or a model file's FILE.py:FUNCTION
         name, count = text, "1"
     if not name or int(count) < 1:
         raise KdigitsError(f"--mix takes PRESET:N (for example cnn-fast:2) or none, not "
@@ -135,7 +135,11 @@ def settle(config: TrainConfig) -> TrainConfig:
     if config.mix_members:
         if not preset.is_keras:
             raise KdigitsError(f"--mix applies to Keras models only, not {config.preset}")
-        if config.mix_with is None or not get_model(config.mix_with).is_keras:
+        try:
+            mixed = get_model(str(config.mix_with))
+        except KdigitsError as error:
+            raise KdigitsError(f"--mix: {error}") from None
+        if not mixed.is_keras:
             raise KdigitsError(f"--mix needs a Keras model to mix in, not {config.mix_with}")
         mix_config(config)  # its recipe must settle too
     takes = preset.options()
@@ -262,8 +266,9 @@ class TrainedModel:
             inputs: dict[tuple, np.ndarray] = {}  # a mixed-in MLP reads flat pixels
             for total, member in zip(totals, self.members, strict=True):
                 shape = tuple(member.input_shape)
-                x = inputs.setdefault(shape, model_inputs(view, shape))
-                total += member.predict(x, batch_size=batch_size, verbose=0)
+                if shape not in inputs:
+                    inputs[shape] = model_inputs(view, shape)
+                total += member.predict(inputs[shape], batch_size=batch_size, verbose=0)
         views = len(tta_views(tta))
         return [(total / views).astype(np.float32) for total in totals]
 
@@ -443,8 +448,8 @@ def _fit_keras(preset: Preset, pixels: np.ndarray, labels: np.ndarray, config: T
     if only is not None and not 1 <= only <= total:
         raise ValueError(f"member {only} of {total}")
     for member in [only] if only is not None else range(1, total + 1):
-        net, recipe, seed = _member_recipe(preset, config, member)
-        seed_everything(seed)
+        net, recipe, number = _member_recipe(preset, config, member)
+        seed_everything(recipe.seed + 1000 * (number - 1))
         model = net.keras_model(name=net.name if total == 1 else f"{net.name}-{member}",
                                 precision=recipe.precision, **recipe.model_options)
         shape = tuple(model.input_shape)
@@ -464,7 +469,7 @@ def _fit_keras(preset: Preset, pixels: np.ndarray, labels: np.ndarray, config: T
             ran = max(row["epoch"] for row in history if row["member"] == member)
             record.update(epochs_run=ran, best_epoch=stopper.best_epoch + 1)
         if steps * recipe.epochs < SHORT_FIT_STEPS:
-            sample = np.random.default_rng(config.seed + member).permutation(labels.size)
+            sample = np.random.default_rng(recipe.seed + number).permutation(labels.size)
             record["batchnorm_recalibrated_rows"] = recalibrate_batchnorm(
                 model, model_inputs(pixels[sample[:RECALIBRATION_ROWS]], shape))
         progress.fit_done()
@@ -476,14 +481,14 @@ def _fit_keras(preset: Preset, pixels: np.ndarray, labels: np.ndarray, config: T
 
 def _member_recipe(preset: Preset, config: TrainConfig,
                    member: int) -> tuple[Preset, TrainConfig, int]:
-    """Member ``member``'s net, recipe and seed: the config's own members first (member k
-    seeded seed + 1000·(k−1)), then the mixed-in preset's, seeded the same way from 1, so
-    they are the very nets ``--model <it> --members N`` trains with that seed."""
+    """Member ``member``'s net, recipe and number among its preset's members: the config's
+    own members first, then the mixed-in preset's, numbered (and so seeded) from 1 again,
+    so they are the very nets ``--model <it> --members N`` trains with that seed. Rows
+    carved out to watch (`watched_share`) are the main recipe's, for every net."""
     mixed = mix_config(config) if member > config.members else None
     if mixed is None:
-        return preset, config, config.seed + 1000 * (member - 1)
-    number = member - config.members
-    return get_model(mixed.preset), mixed, mixed.seed + 1000 * (number - 1)
+        return preset, config, member
+    return get_model(mixed.preset), mixed, member - config.members
 
 
 def _early_stopping(config: TrainConfig) -> Any:

@@ -328,6 +328,9 @@ def prepare(settings: TuneSettings) -> Tuning:
     split = make_split(digits.labels, settings.split)
     identity = {"model": tunable.name, "train_sha256": digits.sha256,
                 "split": settings.split.to_json(), "epochs": settings.epochs}
+    recipe = tunable.preset.recipe
+    if recipe.mix_members:  # a study of `best` before its mix is another study
+        identity["mix"] = f"{recipe.mix_with}:{recipe.mix_members}"
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
     name = settings.study or f"{short_name(tunable.name)}-{digest}"
     if "/" in name or name.startswith("."):

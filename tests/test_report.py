@@ -216,6 +216,23 @@ def test_tradeoff_sentence_weighs_the_best_against_the_best_faster_run():
     assert toy.startswith("cnn-fast: +1.40 points for 14.0× the training time of mlp")
 
 
+def test_compare_tells_a_best_run_from_before_its_mix_from_one_with_it():
+    """Runs recorded before recipes had mixes trained none: for `best` that differs from
+    its recipe now, and a user's own model shows the --mix it was given."""
+    def described(config: dict) -> str:
+        return report.describe_settings(report.changed_settings(config))
+
+    assert described({"model": "best", "training": {"members": 1}}) == "no mix"
+    assert described({"model": "best", "training": {"members": 1, "mix_with": "cnn-fast",
+                                                    "mix_members": 2}}) == ""
+    assert described({"model": "best", "training": {"members": 2, "mix_with": "mlp",
+                                                    "mix_members": 3}}) == (
+        "2 seeds, mix mlp, 3 mixed in")
+    assert described({"model": "nets.py:wide", "options": {"mix": "cnn:1"},
+                      "training": {"members": 1, "mix_with": "cnn", "mix_members": 1}}) == (
+        "mix cnn, 1 mixed in")
+
+
 def test_runs_are_labelled_by_name_then_model_then_folder():
     runs_ = [summary("20261123-100000-knn-base", 0.9, 1, tag="base"),
              summary("20261123-100001-knn", 0.9, 1), summary("20261123-100002-mlp", 0.9, 1)]

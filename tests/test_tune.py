@@ -284,6 +284,23 @@ def test_a_bad_params_file_is_one_line(kd, tmp_path: Path) -> None:
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_params_file_from_before_mixes_trains_no_mix_and_a_new_one_keeps_its_own(
+        tmp_path: Path) -> None:
+    """`best`'s recipe mixes in two cnn-fast nets since its params files began: a file
+    written before (no mix keys) rebuilds the net alone that its trial trained."""
+    from kaggle_digits import params, train
+
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"format": "kdigits-params/1", "model": "best",
+                               "recipe": {"epochs": 7, "members": 1}}))
+    config = train.config_for("best", **params.load(old).overrides())
+    assert (config.epochs, config.mix_with, config.mix_members) == (7, None, 0)
+    new = tmp_path / "new.json"
+    new.write_text(json.dumps(params.record(train.config_for("best", epochs=7))))
+    config = train.config_for("best", **params.load(new).overrides())
+    assert (config.epochs, config.mix_with, config.mix_members) == (7, "cnn-fast", 2)
+
+
 # --------------------------------------------------------------------------- PostgreSQL
 
 
