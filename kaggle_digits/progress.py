@@ -129,11 +129,14 @@ class CVProgress(Progress):
         self.epoch_task: TaskID | None = None
         self.batch_task: TaskID | None = None
         self.epochs, self.steps, self.member_label = 0, 0, ""
-        # What this session trains, for the ETA: folds not resumed × members, each fit
-        # counted in batches (or as one piece of work for scikit-learn and for folds
-        # trained in worker processes, which report no batches).
+        # What this session trains, for the ETA: folds not resumed, each one fold's worth
+        # of work shared among its nets (equally, or as `fit_plan` says for a mix) and
+        # each net's share counted in batches (or as one piece of work for scikit-learn
+        # and for folds trained in worker processes, which report no batches).
         self.folds, self.resumed, self.members = 0, 0, 1
         self.started: float | None = None
+        self.shares: list[float] = []  # of a fold's work, per net (`fit_plan`)
+        self.share, self.work_done = 1.0, 0.0  # the net training now; nets finished
         self.fits_done, self.fit_done_batches = 0, 0
         self.fit_started_at = self.epoch_started_at = 0.0
         self.folds_done = 0
@@ -166,7 +169,7 @@ class CVProgress(Progress):
         todo = max(1, self.folds - self.resumed)
         if self.fits_done == 0 and fit_fraction == 0:
             return self.folds_done / todo  # folds in workers report no fits
-        return min(1.0, (self.fits_done + fit_fraction) / (todo * self.members))
+        return min(1.0, (self.work_done + self.share * fit_fraction) / todo)
 
     def _update_run_eta(self, fit_fraction: float = 0.0) -> None:
         if self.fold_task is None or self.started is None:
@@ -185,9 +188,14 @@ class CVProgress(Progress):
         if self.history:
             self._print(f"fold {fold}/{folds}: training on {train_rows:,} rows")
 
+    def fit_plan(self, costs: Sequence[float]) -> None:
+        self.shares = [cost / sum(costs) for cost in costs]
+
     def fit_started(self, preset: str, member: int, members: int, epochs: int,
                     steps: int) -> None:
         self.epochs, self.steps, self.members = epochs, steps, members
+        planned = len(self.shares) == members and 1 <= member <= members
+        self.share = self.shares[member - 1] if planned else 1 / members
         self.fit_started_at, self.fit_done_batches = self.bars.get_time(), 0
         self.member_label = f" (seed {member}/{members})" if members > 1 else ""
         if epochs == 0:  # scikit-learn: one fit, nothing to count
@@ -246,6 +254,7 @@ class CVProgress(Progress):
 
     def fit_done(self) -> None:
         self.fits_done += 1
+        self.work_done += self.share
         if self.epochs == 0 and self.epoch_task is not None:
             self.bars.update(self.epoch_task, total=1, completed=1)
         self._update_run_eta()

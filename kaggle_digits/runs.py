@@ -74,6 +74,7 @@ HOLDOUT_MODEL = ("fold ensemble: the holdout is predicted by the mean of the fol
                  "probabilities; no model is trained on it")
 PREDICTION_COLUMNS = ["row", "fold", "label", "prediction", *PROB_COLUMNS]
 MODEL_SOURCE = "model_source.py"  # a copy of the user's model file, for the record
+MIX_SOURCE = "mix_source.py"  # the same for a user's model mixed in (`--mix FILE.py:F:N`)
 HISTORY_COLUMNS = ["fold", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds",
                    "member"]
 
@@ -140,6 +141,39 @@ def net_it_trained(run: Run, training: TrainConfig, what: str) -> TrainConfig:
     raise KdigitsError(f"{training.preset} has changed since {run.path} started ({recorded:,} "
                        f"weights then, {now:,} now), so {what} would train another net; "
                        "start a new run")
+
+
+def mix_record(training: TrainConfig) -> dict[str, Any]:
+    """What tells, later, whether the mixed-in net is still the one a run trained: its
+    weight count and, for a user's model, its file (`MIX_SOURCE` holds the text)."""
+    if not training.mix_members:
+        return {}
+    mixed = str(training.mix_with)
+    record: dict[str, Any] = {"mix_parameters": get_model(mixed).parameters()}
+    user_file = model_file(mixed)
+    if user_file is not None:
+        record["mix_model_file"] = {**user_file.to_json(), "copy": MIX_SOURCE}
+    return record
+
+
+def check_mix_unchanged(run: Run, training: TrainConfig, what: str) -> None:
+    """Refuse to go on mixing in another net than the run's: ``what`` (its remaining folds,
+    a refit) would otherwise average nets that no fold was scored with. Runs from before
+    kdigits recorded the mixed-in net pass unchecked."""
+    if not training.mix_members:
+        return
+    mixed = str(training.mix_with)
+    recorded_file, current_file = run.config.get("mix_model_file"), model_file(mixed)
+    if recorded_file and current_file is not None and (
+            current_file.sha256 != recorded_file.get("sha256")):
+        raise KdigitsError(f"{current_file.path}, mixed in, has changed since {run.path} "
+                           f"started (SHA-256 differs); its text then is in "
+                           f"{run.path / MIX_SOURCE}")
+    recorded, now = run.config.get("mix_parameters"), get_model(mixed).parameters()
+    if recorded is not None and now != recorded:
+        raise KdigitsError(f"{mixed}, mixed in, has changed since {run.path} started "
+                           f"({recorded:,} weights then, {now:,} now), so {what} would mix in "
+                           "another net; start a new run")
 
 
 def load_run(path: str | os.PathLike[str]) -> Run:
@@ -285,6 +319,7 @@ def plan_cv(train_path: str | os.PathLike[str], split_config: SplitConfig,
         "kind": preset.kind,
         "source": preset.source,
         "parameters": preset.parameters(**training.model_options),
+        **mix_record(training),
         **backend.record(preset.is_keras),
         "created": datetime.now().astimezone().isoformat(timespec="seconds"),
         "data": {"train": str(Path(train_path).resolve()), "train_sha256": digits.sha256,
@@ -301,6 +336,9 @@ def plan_cv(train_path: str | os.PathLike[str], split_config: SplitConfig,
     if user_file is not None:  # the user's own model: which file, and its text beside it
         config["model_file"] = {**user_file.to_json(), "copy": MODEL_SOURCE}
         write_text(run_dir / MODEL_SOURCE, user_file.source)
+    mixed_file = model_file(str(training.mix_with)) if training.mix_members else None
+    if mixed_file is not None:
+        write_text(run_dir / MIX_SOURCE, mixed_file.source)
     write_json(run_dir / "config.json", config)
     return CVPlan(run_dir, config, digits.pixels, digits.labels, split, training,
                   train_path=str(train_path))
@@ -418,6 +456,7 @@ def resume_cv(run_path: str | os.PathLike[str],
                                f"differs); its text then is in {run.path / MODEL_SOURCE}")
     else:
         training = net_it_trained(run, training, "its remaining folds")
+    check_mix_unchanged(run, training, "its remaining folds")
     digits = load_train(source)
     if digits.sha256 != sha:
         raise KdigitsError(f"{source} is not the train file this run started with "
@@ -469,6 +508,9 @@ class _StopOnCtrlC(Progress):
 
     def fold_done(self, *args: Any) -> None:
         self.inner.fold_done(*args)
+
+    def fit_plan(self, *args: Any) -> None:
+        self.inner.fit_plan(*args)
 
     def fit_started(self, *args: Any) -> None:
         self.check()

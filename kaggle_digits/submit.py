@@ -34,7 +34,7 @@ from kaggle_digits.locations import locations
 from kaggle_digits.models import keras_module
 from kaggle_digits.params import load_for as load_params_for
 from kaggle_digits.predict import Advance, Predictor, average_probabilities, tta_views
-from kaggle_digits.runs import Run, check_name, load_run, net_it_trained
+from kaggle_digits.runs import Run, check_mix_unchanged, check_name, load_run, net_it_trained
 from kaggle_digits.stats import ConfusionStats, confusion_stats
 from kaggle_digits.submission_file import read_label_file, write_submission
 from kaggle_digits.train import (
@@ -362,6 +362,8 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
         training = training_config(name, {**tuned_overrides, **given}, cv_run)
         if cv_run is not None and not config.model_options:
             training = net_it_trained(cv_run, training, "the refit")
+        if cv_run is not None and config.mix is None:
+            check_mix_unchanged(cv_run, training, "the refit")
         if config.jobs > 1 and member_count(training) == 1:
             raise KdigitsError(f"--jobs trains seeded members at once, and {name} trains "
                                "one; drop --jobs or add --members N")
@@ -394,6 +396,9 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
     user_file = model_file(name)
     if user_file is not None:  # the user's own model: which file, its hash and its text
         record["model_file"] = {**user_file.to_json(), "source": user_file.source}
+    mixed_file = model_file(str(training.mix_with)) if training and training.mix_members else None
+    if mixed_file is not None:  # and the user's model mixed in, likewise
+        record["mix_model_file"] = {**mixed_file.to_json(), "source": mixed_file.source}
     notes = []
     if cv_run is not None and training is not None:
         recorded_sha = (cv_run.config.get("data") or {}).get("train_sha256")

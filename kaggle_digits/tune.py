@@ -32,7 +32,7 @@ import sys
 import time
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -457,6 +457,9 @@ class _Publish(Progress):
     def fold_started(self, fold: int, folds: int, train_rows: int) -> None:
         self.inner.fold_started(fold, folds, train_rows)
         self._store(fold=fold, folds=folds, epoch=0)
+
+    def fit_plan(self, costs: Sequence[float]) -> None:
+        self.inner.fit_plan(costs)
 
     def fit_started(self, preset: str, member: int, members: int, epochs: int,
                     steps: int) -> None:

@@ -143,3 +143,17 @@ def test_cnn_fast_builds_the_smaller_pool_first_net_and_its_earlier_one_on_reque
     assert kinds[first:first + 3] == ["Conv2D", "BatchNormalization", "Activation"]
     assert older.count_params() == 185_258
     assert models.options_building("cnn-fast", 119_962) is None
+
+
+def test_multiply_adds_counts_each_kernel_once_per_output_position() -> None:
+    """A 3×3 convolution from 1 to 2 channels over a 5×5 digit has 3×3 outputs of 9 × 2
+    multiply-adds each (162); the dense layer 18 inputs × 10 (180). Pooling, BatchNorm
+    and augmentation count nothing."""
+    keras = models.keras_module()
+    model = keras.Sequential([keras.Input((5, 5, 1)), keras.layers.RandomRotation(0.1),
+                              keras.layers.Conv2D(2, 3), keras.layers.BatchNormalization(),
+                              keras.layers.MaxPooling2D(1), keras.layers.Flatten(),
+                              keras.layers.Dense(10)])
+    assert models.multiply_adds(model) == 162 + 180
+    best, fast = (models.get_preset(name).keras_model() for name in ("best", "cnn-fast"))
+    assert 9 < models.multiply_adds(best) / models.multiply_adds(fast) < 10

@@ -245,6 +245,29 @@ def test_eta_is_elapsed_time_over_the_sessions_work() -> None:
         assert EtaColumn().render(tasks["folds"]).plain == "eta 0:00:02"
 
 
+def test_eta_of_a_mix_weighs_each_net_by_its_planned_share() -> None:
+    """One fold, a big net planned at 80% of it and two small nets at 10% each: half the
+    big net in 2 s is 40% of the run (ETA at 5 s), not a sixth of it (12 s)."""
+    clock = [0.0]
+    with CVProgress(Console(file=io.StringIO(), force_terminal=True)) as progress:
+        progress.bars.get_time = lambda: clock[0]  # type: ignore[method-assign]
+        progress.fold_started(1, 1, 100)
+        progress.fit_plan([8.0, 1.0, 1.0])
+        progress.fit_started("best", 1, 3, 1, 4)
+        for batch in (1, 2):
+            clock[0] += 1
+            progress.batch_done(batch, {"loss": 1.0, "accuracy": 0.5})
+        folds = progress.bars.tasks[0]
+        assert folds.fields["finish_at"] == pytest.approx(5.0)
+        clock[0] += 2
+        progress.fit_done()
+        progress.fit_started("cnn-fast", 2, 3, 1, 4)
+        assert folds.fields["finish_at"] == pytest.approx(5.0)  # 4 s for 80%
+        clock[0] += 2
+        progress.batch_done(4, {"loss": 1.0, "accuracy": 0.5})
+        assert folds.fields["finish_at"] == pytest.approx(6 / 0.9)
+
+
 def test_eta_of_folds_in_workers_counts_folds() -> None:
     clock = [0.0]
     with CVProgress(Console(file=io.StringIO(), force_terminal=True)) as progress:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,9 @@ def small(train_sample: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, ...]
 class Recorder(train.Progress):
     def __init__(self) -> None:
         self.events: list[tuple] = []
+
+    def fit_plan(self, costs: Sequence[float]) -> None:
+        self.events.append(("plan", list(costs)))
 
     def fit_started(self, preset: str, member: int, members: int, epochs: int,
                     steps: int) -> None:
@@ -94,7 +98,7 @@ def test_progress_sees_every_batch_and_epoch(small: tuple) -> None:
     recorder = Recorder()
     train.fit("mlp", x, y, train.config_for("mlp", epochs=2, batch_size=100),
               validation=(x_test, y_test), progress=recorder)
-    assert recorder.events[0] == ("fit", 1, 1, 2, 6)
+    assert recorder.events[:2] == [("plan", [1.0]), ("fit", 1, 1, 2, 6)]  # one net: all
     assert [e for e in recorder.events if e[0] == "epoch"] == [("epoch", 1, True),
                                                                 ("epoch", 2, True)]
     batches = [e for e in recorder.events if e[0] == "batch"]
@@ -106,7 +110,7 @@ def test_validation_split_recipe_trains_on_the_rest(small: tuple) -> None:
     recorder = Recorder()
     trained = train.fit("mlp-deep", x, y, train.config_for("mlp-deep", epochs=1),
                         progress=recorder)
-    assert recorder.events[0][-1] == 4  # 480 of 600 rows in batches of 128
+    assert recorder.events[1][-1] == 4  # 480 of 600 rows in batches of 128
     assert trained.history[0]["val_accuracy"] is not None
 
 
@@ -188,6 +192,9 @@ def test_mixed_in_nets_are_the_other_presets_own_and_count_as_one_member(
     assert [m.name for m in trained.members] == ["cnn-fast-1", "mlp-fast-2", "mlp-fast-3"]
     assert [e[1:4] for e in progress.events if e[0] == "fit"] == [(1, 3, 1), (2, 3, 8),
                                                                 (3, 3, 8)]
+    # The ETA's guess: epochs × multiply-adds per image (cnn-fast 1,558,784; mlp-fast
+    # 784·512 + 512·512 + 512·10 = 668,672), sent once, before the first net.
+    assert progress.events[0] == ("plan", [1_558_784.0, 8 * 668_672.0, 8 * 668_672.0])
     cnn, *mlps = trained.member_probabilities(x_test)
     alone = train.fit("mlp-fast", x, y, train.config_for("mlp-fast", members=2, seed=3))
     np.testing.assert_array_equal(np.stack(alone.member_probabilities(x_test)), mlps)

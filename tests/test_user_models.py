@@ -138,6 +138,50 @@ def test_cv_and_submit_with_your_own_model(kd, tmp_path, sample_files, model_fil
     assert code == 2 and "has changed since" in err
 
 
+def test_a_run_mixing_in_your_model_keeps_it_and_refuses_another(kd, tmp_path, sample_files,
+                                                                  model_file):
+    """The mixed-in net is recorded as the main one is (weight count, file, its text), and
+    a resume or refit that would mix in a changed one is refused in one line."""
+    from kaggle_digits import runs
+
+    plan, _ = runs.plan_from_options(runs.CVOptions(
+        model="cnn-fast", mix=f"{model_file}:tiny:2", folds=2, epochs=1,
+        train=sample_files["train"], runs_dir=tmp_path / "runs"))
+    assert plan.config["mix_parameters"] == 784 * 64 + 64 + 64 * 10 + 10
+    assert plan.config["mix_model_file"]["sha256"] == user_models.get_model(
+        f"{model_file}:tiny").file.sha256
+    assert (plan.run_dir / runs.MIX_SOURCE).read_text() == MLP
+    assert runs.resume_cv(plan.run_dir).training.mix_members == 2  # unchanged: resumes
+
+    model_file.write_text(MLP.replace("width: int = 64", "width: int = 32"))
+    code, _, err = kd("cv", "--resume", str(plan.run_dir))
+    assert code == 2 and err.strip() == (
+        f"error: {model_file}, mixed in, has changed since {plan.run_dir} started (SHA-256 "
+        f"differs); its text then is in {plan.run_dir / runs.MIX_SOURCE}")
+    code, _, err = kd("submit", "--run", str(plan.run_dir), "--refit", "--train",
+                      str(sample_files["train"]), "--test", str(sample_files["test"]),
+                      "--out", str(tmp_path / "refit.csv"))
+    assert code == 2 and "mixed in, has changed since" in err
+    assert not (tmp_path / "refit.csv").exists()
+
+
+def test_a_run_mixing_in_a_preset_that_changed_since_is_refused(kd, tmp_path, sample_files):
+    from kaggle_digits import runs
+
+    plan, _ = runs.plan_from_options(runs.CVOptions(
+        model="cnn-fast", mix="mlp-fast:1", folds=2, epochs=1,
+        train=sample_files["train"], runs_dir=tmp_path))
+    config_path = plan.run_dir / "config.json"
+    config = json.loads(config_path.read_text())
+    assert config["mix_parameters"] == 672_778  # mlp-fast's weights
+    config_path.write_text(json.dumps({**config, "mix_parameters": 600_000}))
+    code, _, err = kd("cv", "--resume", str(plan.run_dir))
+    assert code == 2 and err.strip() == (
+        f"error: mlp-fast, mixed in, has changed since {plan.run_dir} started (600,000 "
+        "weights then, 672,778 now), so its remaining folds would mix in another net; "
+        "start a new run")
+
+
 def test_example_file_trains_a_scikit_learn_baseline(kd, tmp_path, sample_files):
     out = tmp_path / "forest.csv"
     code, shown, err = kd("submit", "--model", f"{EXAMPLE}:forest", "--train",
