@@ -150,3 +150,33 @@ def test_mixed_cv_mixes_finished_runs_of_one_split_only(kd, sample_files, tmp_pa
                               str(folders["logreg-8"]), "--out", str(out)],
                              capture_output=True, text=True, timeout=120)
     assert refused.returncode != 0 and "different data or splits" in refused.stderr
+
+
+def test_hard_digits_counts_what_every_kept_net_misses(sample_files, tmp_path) -> None:
+    """Three kept nets that read the 1,000 sample digits right except: digit 1 wrong in all
+    three (one answer), digit 2 wrong in all three (different answers), digit 3 in one."""
+    import pandas as pd
+
+    labels = pd.read_csv(sample_files["solution"])["Label"].to_numpy()
+    for net, (second, third) in enumerate(((1, 1), (2, 3), (3, 4))):
+        answers = labels.copy()
+        answers[0] = (labels[0] + 1) % 10
+        answers[1] = (labels[1] + second) % 10
+        if net == 0:
+            answers[2] = (labels[2] + third) % 10
+        probs = np.eye(10, dtype=np.float32)[answers]
+        folder = tmp_path / "results" / f"best_members-n{net}"
+        folder.mkdir(parents=True)
+        np.savez(folder / "member-1.npz", plain=probs, tta=probs, record=np.array("{}"))
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "hard_digits.py"),
+                           "--results", str(tmp_path / "results"),
+                           "--data", str(sample_files["solution"].parent)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads((tmp_path / "results" / "hard_digits.json").read_text())
+    assert (report["missed_by_every_net"], report["of_which_same_wrong_answer"]) == (2, 1)
+    assert report["nets"] == {"best_members-n0/member-1": 3, "best_members-n1/member-1": 2,
+                              "best_members-n2/member-1": 2}
+    assert report["missed_by_at_least"] == {"1": 3, "2": 2, "3": 2}
+    assert [d["image_id"] for d in report["digits_missed_by_every_net"]] == [1, 2]
+    assert (tmp_path / "results" / "hard_digits.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
