@@ -180,3 +180,38 @@ def test_hard_digits_counts_what_every_kept_net_misses(sample_files, tmp_path) -
     assert report["missed_by_at_least"] == {"1": 3, "2": 2, "3": 2}
     assert [d["image_id"] for d in report["digits_missed_by_every_net"]] == [1, 2]
     assert (tmp_path / "results" / "hard_digits.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_tta_views_ranks_view_sets_on_the_runs_unseen_rows(kd, sample_files, tmp_path) -> None:
+    """Two runs of one split (an MLP and logistic regression, the mix of a group) scored
+    on their 600 unseen rows per view set, and on the test file beside them; a view set's
+    unseen errors add up over the groups."""
+    import pandas as pd
+
+    runs = tmp_path / "runs"
+    for model in ("mlp", "logreg"):
+        epochs = ("--epochs", "1") if model == "mlp" else ()
+        code, _, err = kd("cv", "--model", model, "--train", str(sample_files["train"]),
+                          "--folds", "1", "--seed", "7", *epochs, "--runs-dir", str(runs),
+                          "--name", model)
+        assert code == 0, err
+    mlp, logreg = sorted(runs.iterdir())  # folder names: <time>-<model>-<name>
+    out = tmp_path / "views.json"
+    group = ["--runs", str(logreg), str(mlp)]
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "tta_views.py"), *group,
+                           *group, "--data", str(sample_files["solution"].parent),
+                           "--cache", str(tmp_path / "cache"), "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    sets = json.loads(out.read_text())["sets"]
+    columns = [f"prob_{k}" for k in range(10)]
+    parts = [pd.concat([pd.read_csv(run / part) for part in ("oof.csv", "holdout.csv")])
+             for run in (mlp, logreg)]
+    mix = parts[0][columns].to_numpy() + parts[1][columns].to_numpy()
+    errors = int((mix.argmax(axis=1) != parts[0]["label"].to_numpy()).sum())
+    assert sets["none"]["unseen_rows"] == 2 * len(mix)
+    # the fold models' own predictions, as cv saved them (6 decimals: a near tie may flip)
+    assert abs(sets["none"]["unseen_errors"] - 2 * errors) <= 2
+    assert len(sets["none"]["test_errors"]) == 2
+    assert sets["none"]["test_errors"][0] == sets["none"]["test_errors"][1] < 300
+    assert sets["shipped (4 shifts)"]["views"] == ["id", "s-1+0", "s+1+0", "s+0-1", "s+0+1"]
