@@ -37,6 +37,7 @@ def main() -> None:
     import matplotlib.pyplot as plt
     import pandas as pd
 
+    from kaggle_digits.constants import SIDE
     from kaggle_digits.data import load_test
     from kaggle_digits.fileio import atomic_output, write_json
 
@@ -74,7 +75,7 @@ def main() -> None:
     for ax in np.atleast_1d(axes).flat:
         ax.axis("off")
     for ax, i in zip(np.atleast_1d(axes).flat, every, strict=False):
-        ax.imshow(pixels[i].reshape(28, 28), cmap="gray_r")
+        ax.imshow(pixels[i].reshape(SIDE, SIDE), cmap="gray_r")
         ax.set_title(f"id {i + 1}\nlabel {labels[i]}, nets {mean[i].argmax()}", fontsize=7)
     figure.suptitle(f"The {every.size} built-in test digits all {len(nets)} kept nets read "
                     "wrong", fontsize=9)

@@ -32,8 +32,6 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a clone without installing
 
-SIDE = 28
-CENTRE = (SIDE - 1) / 2
 PARTS = ("oof.csv", "holdout.csv")  # a cv run's rows its fold model never trained on
 
 # name -> (kind, amount): a shift (dy, dx) in pixels, a turn in degrees, a zoom factor.
@@ -72,6 +70,7 @@ def view(pixels: np.ndarray, name: str) -> np.ndarray:
     and the new background is 0, as in MNIST."""
     from scipy import ndimage
 
+    from kaggle_digits.constants import SIDE
     from kaggle_digits.predict import shift_images
 
     kind, amount = VIEWS[name]
@@ -83,7 +82,8 @@ def view(pixels: np.ndarray, name: str) -> np.ndarray:
     else:  # zoom about the centre: output pixel o reads input pixel centre + (o - centre) / f
         scale = 1 / amount[0]
         matrix = np.diag([1.0, scale, scale])
-        offset = np.array([0.0, CENTRE * (1 - scale), CENTRE * (1 - scale)])
+        centre = (SIDE - 1) / 2
+        offset = np.array([0.0, centre * (1 - scale), centre * (1 - scale)])
         moved = ndimage.affine_transform(images, matrix, offset=offset, order=1)
     return np.clip(np.rint(moved), 0, 255).astype(np.uint8).reshape(len(pixels), -1)
 
