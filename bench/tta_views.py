@@ -157,7 +157,7 @@ def main() -> None:
         print(f"{set_name:<48} unseen {row['unseen_errors']:>4} / {row['unseen_rows']}"
               f"   built-in test {row['test_errors']}")
     write_json(args.out, {"date": dt.date.today().isoformat(),
-                          "runs": [g["runs"] for g in groups], "sets": table})
+                          "runs": [g["runs"] for g in groups], "sets": table}, force=True)
     print(f"wrote {args.out}")
 
 
