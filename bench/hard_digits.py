@@ -3,9 +3,9 @@
 Reads every member `best_frontier.py` kept (``bench/results/best_members*/member-K.npz``:
 each net's test probabilities with TTA), counts for each test digit how many nets read it
 wrong, and draws the digits that every net reads wrong, with their label and the nets'
-mean answer, so a reader can judge how many are ambiguous or mislabelled. An ensemble of
-these nets can only fix a digit that some net reads right, so the digits all of them miss
-stay errors for any mix of them.
+mean answer, so a reader can judge how many are ambiguous or mislabelled. Averaging these
+nets can hardly fix a digit all of them read wrong (and cannot where they all give the same
+wrong answer), so those digits stay errors for a mix of them.
 
     python bench/hard_digits.py        # bench/results/hard_digits.json and .png, seconds
 """

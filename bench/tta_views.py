@@ -12,9 +12,10 @@ choose.
 
     python bench/tta_views.py --runs runs/A-best runs/A-cnn-fast --runs runs/B-best runs/B-cnn-fast
 
-Writes bench/results/tta_views.json. Each view's probabilities are cached under
-``--cache`` (default: a folder in the system's temp directory), so a second call with other
-view sets costs no predictions.
+Writes bench/results/tta_views.json. ``--sets NAME…`` scores only those view sets (and
+predicts only their views). Each view's probabilities are cached under ``--cache``
+(default: a folder in the system's temp directory), keyed by the model file's size and
+time and the data's SHA-256, so a second call costs no predictions.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ VIEW_SETS = {
     "shipped + diagonals + turns ±5° + zooms ±5%": SHIPPED + DIAGONALS + TURNS5 + ZOOMS5,
     "id + turns ±5°": ["id", *TURNS5],
     "id + zooms ±5%": ["id", *ZOOMS5],
-    "all": list(VIEWS),
+    "all 21 views": list(VIEWS),
 }
 
 
@@ -89,11 +90,16 @@ def view(pixels: np.ndarray, name: str) -> np.ndarray:
 
 
 def cached(cache: Path, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """``compute()``, kept under ``key``; written atomically, so a stopped run leaves no
+    half-written file for the next one to trip on."""
+    from kaggle_digits.fileio import atomic_output
+
     path = cache / (hashlib.sha256(key.encode()).hexdigest()[:20] + ".npy")
     if path.exists():
         return np.load(path)
     result = compute()
-    np.save(path, result)
+    with atomic_output(path, binary=True) as handle:
+        np.save(handle, result)
     return result
 
 
@@ -106,7 +112,11 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO / "data",
                         help="the folder of the built-in test.csv and solution.csv")
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/tta_views.json")
+    parser.add_argument("--sets", nargs="+", choices=list(VIEW_SETS), default=list(VIEW_SETS),
+                        metavar="SET", help="view sets to score (default: all)")
     args = parser.parse_args()
+    chosen = {name: VIEW_SETS[name] for name in args.sets}
+    needed = [name for name in VIEWS if any(name in views for views in chosen.values())]
 
     import pandas as pd
 
@@ -121,6 +131,10 @@ def main() -> None:
     groups = []
     for group in args.runs:
         loaded = [runs.load_run(path) for path in group]
+        for run in loaded:
+            if run.metrics is None or len(run.model_paths) != 1:
+                sys.exit(f"{run.path}: a finished `kdigits cv --folds 1` run is needed (its "
+                         "one fold model never saw the test rows or the holdout)")
         train = load_train(loaded[0].config["data"]["train"])
         unseen = pd.concat([pd.read_csv(loaded[0].path / part) for part in PARTS])
         for run in loaded[1:]:
@@ -130,11 +144,13 @@ def main() -> None:
         rows = unseen["row"].to_numpy()
         models = {path: load_trained(path) for run in loaded for path in run.model_paths}
         probs: dict[str, dict[str, np.ndarray]] = {"unseen": {}, "test": {}}
-        for name in VIEWS:
-            for part, pixels in (("unseen", train.pixels[rows]), ("test", test.pixels)):
+        for name in needed:
+            for part, pixels, sha in (("unseen", train.pixels[rows], train.sha256),
+                                      ("test", test.pixels, test.sha256)):
                 shown = view(pixels, name)
                 probs[part][name] = np.mean([  # the mix: best's net and the pair's mean
-                    cached(args.cache, f"{path.resolve()}|{name}|{part}",
+                    cached(args.cache, f"{path.resolve()}|{path.stat().st_size}|"
+                                       f"{path.stat().st_mtime_ns}|{sha}|{name}|{part}",
                            lambda model=model, shown=shown: model.predict_proba(shown))
                     for path, model in models.items()], axis=0)
             print(f"{group[0].name}: view {name} done", flush=True)
@@ -142,7 +158,7 @@ def main() -> None:
                        "probs": probs})
 
     table = {}
-    for set_name, names in VIEW_SETS.items():
+    for set_name, names in chosen.items():
         row = {"views": names, "unseen_errors": 0, "unseen_rows": 0, "test_errors": []}
         for group in groups:
             for part, labels in (("unseen", group["labels"]), ("test", solution)):

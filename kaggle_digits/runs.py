@@ -62,6 +62,7 @@ from kaggle_digits.train import (
     mean_of_members,
     measure,
     member_count,
+    mix_config,
     parse_mix,
 )
 from kaggle_digits.user_models import get_model, model_file, short_name
@@ -143,13 +144,26 @@ def net_it_trained(run: Run, training: TrainConfig, what: str) -> TrainConfig:
                        "start a new run")
 
 
+MIX_RECIPE = ("optimizer", "learning_rate", "epochs", "batch_size", "schedule",
+              "validation_split", "model_options")  # the mixed-in preset's own, not the run's
+
+
+def _mix_recipe(training: TrainConfig) -> dict[str, Any]:
+    mixed = mix_config(training)
+    assert mixed is not None  # only asked of a config with a mix
+    recipe = mixed.to_json()
+    return {key: recipe[key] for key in MIX_RECIPE}
+
+
 def mix_record(training: TrainConfig) -> dict[str, Any]:
-    """What tells, later, whether the mixed-in net is still the one a run trained: its
-    weight count and, for a user's model, its file (`MIX_SOURCE` holds the text)."""
+    """What tells, later, whether the mixed-in nets are still the ones a run trained: their
+    weight count, their preset's recipe (the run's config keeps only its name) and, for a
+    user's model, its file (`MIX_SOURCE` holds the text)."""
     if not training.mix_members:
         return {}
     mixed = str(training.mix_with)
-    record: dict[str, Any] = {"mix_parameters": get_model(mixed).parameters()}
+    record: dict[str, Any] = {"mix_parameters": get_model(mixed).parameters(),
+                              "mix_recipe": _mix_recipe(training)}
     user_file = model_file(mixed)
     if user_file is not None:
         record["mix_model_file"] = {**user_file.to_json(), "copy": MIX_SOURCE}
@@ -157,23 +171,37 @@ def mix_record(training: TrainConfig) -> dict[str, Any]:
 
 
 def check_mix_unchanged(run: Run, training: TrainConfig, what: str) -> None:
-    """Refuse to go on mixing in another net than the run's: ``what`` (its remaining folds,
+    """Refuse to go on mixing in other nets than the run's: ``what`` (its remaining folds,
     a refit) would otherwise average nets that no fold was scored with. Runs from before
-    kdigits recorded the mixed-in net pass unchecked."""
-    if not training.mix_members:
+    kdigits recorded the mixed-in nets pass unchecked."""
+    recorded = {key: run.config[key] for key in ("mix_parameters", "mix_recipe",
+                                                  "mix_model_file") if key in run.config}
+    if not training.mix_members or not recorded:
         return
     mixed = str(training.mix_with)
-    recorded_file, current_file = run.config.get("mix_model_file"), model_file(mixed)
-    if recorded_file and current_file is not None and (
-            current_file.sha256 != recorded_file.get("sha256")):
+    try:
+        current_file, now = model_file(mixed), get_model(mixed).parameters()
+    except KdigitsError as error:
+        kept = (f"; its text then is in {run.path / MIX_SOURCE}"
+                if "mix_model_file" in recorded else "")
+        raise KdigitsError(f"the model {run.path} mixes in cannot be built now ({error}){kept}"
+                           ) from None
+    if "mix_model_file" in recorded and current_file is not None and (
+            current_file.sha256 != recorded["mix_model_file"].get("sha256")):
         raise KdigitsError(f"{current_file.path}, mixed in, has changed since {run.path} "
                            f"started (SHA-256 differs); its text then is in "
                            f"{run.path / MIX_SOURCE}")
-    recorded, now = run.config.get("mix_parameters"), get_model(mixed).parameters()
-    if recorded is not None and now != recorded:
+    if recorded.get("mix_parameters") not in (None, now):
         raise KdigitsError(f"{mixed}, mixed in, has changed since {run.path} started "
-                           f"({recorded:,} weights then, {now:,} now), so {what} would mix in "
-                           "another net; start a new run")
+                           f"({recorded['mix_parameters']:,} weights then, {now:,} now), so "
+                           f"{what} would mix in another net; start a new run")
+    then, current = recorded.get("mix_recipe"), _mix_recipe(training)
+    if then is not None and then != current:
+        changed = ", ".join(f"{key} {then.get(key)} then, {current[key]} now"
+                            for key in MIX_RECIPE if then.get(key) != current[key])
+        raise KdigitsError(f"{mixed}'s recipe, mixed in, has changed since {run.path} started "
+                           f"({changed}), so {what} would mix in nets trained another way; "
+                           "start a new run")
 
 
 def load_run(path: str | os.PathLike[str]) -> Run:

@@ -193,8 +193,8 @@ class Progress:
     def fold_started(self, fold: int, folds: int, train_rows: int) -> None: ...
     def fold_done(self, fold: int, folds: int, summary: dict) -> None: ...
     def fit_plan(self, costs: Sequence[float]) -> None:
-        """Before a fit's first net: each net's expected share of its training time (for
-        a whole run's ETA), in member order; not sent by a worker training one member."""
+        """Before a Keras fit's first net (or its one member, in a worker): each net's
+        expected cost, relative, in member order, so a whole run's ETA can weigh them."""
     def fit_started(self, preset: str, member: int, members: int, epochs: int,
                     steps: int) -> None: ...
     def epoch_started(self, epoch: int) -> None: ...
@@ -450,8 +450,7 @@ def _fit_keras(preset: Preset, pixels: np.ndarray, labels: np.ndarray, config: T
     total = member_count(config)
     if only is not None and not 1 <= only <= total:
         raise ValueError(f"member {only} of {total}")
-    if only is None:
-        progress.fit_plan(training_costs(preset, config))
+    progress.fit_plan(training_costs(preset, config))
     for member in [only] if only is not None else range(1, total + 1):
         net, recipe, number = _member_recipe(preset, config, member)
         seed_everything(recipe.seed + 1000 * (number - 1))
@@ -505,16 +504,20 @@ def training_costs(preset: Preset, config: TrainConfig) -> list[float]:
     total = member_count(config)
     if not config.mix_members:
         return [1.0] * total
-    per_net: dict[str, float] = {}
+    per_image: dict[str, int] = {}  # by net and layer options
     costs = []
-    for member in range(1, total + 1):
-        net, recipe, _ = _member_recipe(preset, config, member)
-        if net.name not in per_net:
-            model = net.keras_model(**recipe.model_options)
-            per_net[net.name] = float(recipe.epochs * max(1, multiply_adds(model)))
-        costs.append(per_net[net.name])
-    keras_module().backend.clear_session()  # the trained nets' layer names start afresh
-    return costs
+    try:
+        for member in range(1, total + 1):
+            net, recipe, _ = _member_recipe(preset, config, member)
+            key = f"{net.name} {sorted(recipe.model_options.items())}"
+            if key not in per_image:
+                per_image[key] = multiply_adds(net.keras_model(**recipe.model_options))
+            costs.append(float(recipe.epochs * per_image[key]))
+    except Exception:  # a net whose shapes the count cannot read: an ETA never stops a fit
+        costs = []
+    finally:
+        keras_module().backend.clear_session()  # the trained nets' layer names start afresh
+    return costs if costs and min(costs) > 0 else [1.0] * total
 
 
 def _early_stopping(config: TrainConfig) -> Any:

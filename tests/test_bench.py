@@ -200,6 +200,7 @@ def test_tta_views_ranks_view_sets_on_the_runs_unseen_rows(kd, sample_files, tmp
     group = ["--runs", str(logreg), str(mlp)]
     done = subprocess.run([sys.executable, str(REPO / "bench" / "tta_views.py"), *group,
                            *group, "--data", str(sample_files["solution"].parent),
+                           "--sets", "none", "shipped (4 shifts)",
                            "--cache", str(tmp_path / "cache"), "--out", str(out)],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -215,3 +216,4 @@ def test_tta_views_ranks_view_sets_on_the_runs_unseen_rows(kd, sample_files, tmp
     assert len(sets["none"]["test_errors"]) == 2
     assert sets["none"]["test_errors"][0] == sets["none"]["test_errors"][1] < 300
     assert sets["shipped (4 shifts)"]["views"] == ["id", "s-1+0", "s+1+0", "s+0-1", "s+0+1"]
+    assert set(sets) == {"none", "shipped (4 shifts)"}

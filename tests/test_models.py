@@ -155,5 +155,12 @@ def test_multiply_adds_counts_each_kernel_once_per_output_position() -> None:
                               keras.layers.MaxPooling2D(1), keras.layers.Flatten(),
                               keras.layers.Dense(10)])
     assert models.multiply_adds(model) == 162 + 180
+    # A separable 3×3 convolution from 2 to 4 channels: 3·3·2 depthwise plus 2·4 pointwise
+    # multiply-adds at each of 3×3 outputs (234); inside a model wrapped in another, as
+    # `Preset.keras_model` wraps a builder's keras.Model, it still counts.
+    inputs = keras.Input((5, 5, 2))
+    inner = keras.Model(inputs, keras.layers.SeparableConv2D(4, 3)(inputs))
+    outer_inputs = keras.Input((5, 5, 2))
+    assert models.multiply_adds(keras.Model(outer_inputs, inner(outer_inputs))) == 234
     best, fast = (models.get_preset(name).keras_model() for name in ("best", "cnn-fast"))
     assert 9 < models.multiply_adds(best) / models.multiply_adds(fast) < 10

@@ -163,6 +163,24 @@ def test_a_run_mixing_in_your_model_keeps_it_and_refuses_another(kd, tmp_path, s
                       "--out", str(tmp_path / "refit.csv"))
     assert code == 2 and "mixed in, has changed since" in err
     assert not (tmp_path / "refit.csv").exists()
+    model_file.unlink()  # gone: one line that says where its text is kept
+    code, _, err = kd("cv", "--resume", str(plan.run_dir))
+    (line,) = err.strip().splitlines()
+    assert code == 2 and line.startswith(f"error: the model {plan.run_dir} mixes in cannot "
+                                         "be built now") and str(runs.MIX_SOURCE) in line
+
+
+def test_a_submission_records_the_file_of_the_model_it_mixes_in(kd, tmp_path, sample_files,
+                                                                model_file):
+    out = tmp_path / "mixed.csv"
+    code, shown, err = kd("submit", "--model", "mlp", "--mix", f"{model_file}:tiny:1",
+                          "--epochs", "1", "--train", str(sample_files["train"]), "--test",
+                          str(sample_files["test"]), "--out", str(out))
+    assert code == 0, shown + err
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["mix_model_file"]["source"] == MLP
+    assert record["mix_model_file"]["function"] == "tiny"
+    assert "model_file" not in record  # the main model is a preset
 
 
 def test_a_run_mixing_in_a_preset_that_changed_since_is_refused(kd, tmp_path, sample_files):
@@ -174,12 +192,26 @@ def test_a_run_mixing_in_a_preset_that_changed_since_is_refused(kd, tmp_path, sa
     config_path = plan.run_dir / "config.json"
     config = json.loads(config_path.read_text())
     assert config["mix_parameters"] == 672_778  # mlp-fast's weights
+    assert config["mix_recipe"] == {"optimizer": "adam", "learning_rate": 3e-3, "epochs": 8,
+                                    "batch_size": 256, "schedule": "cosine",
+                                    "validation_split": 0.0, "model_options": {}}
     config_path.write_text(json.dumps({**config, "mix_parameters": 600_000}))
     code, _, err = kd("cv", "--resume", str(plan.run_dir))
     assert code == 2 and err.strip() == (
         f"error: mlp-fast, mixed in, has changed since {plan.run_dir} started (600,000 "
         "weights then, 672,778 now), so its remaining folds would mix in another net; "
         "start a new run")
+    recipe = {**config["mix_recipe"], "epochs": 6}  # the preset's recipe then
+    config_path.write_text(json.dumps({**config, "mix_recipe": recipe}))
+    code, _, err = kd("cv", "--resume", str(plan.run_dir))
+    assert code == 2 and err.strip() == (
+        f"error: mlp-fast's recipe, mixed in, has changed since {plan.run_dir} started "
+        "(epochs 6 then, 8 now), so its remaining folds would mix in nets trained another "
+        "way; start a new run")
+    # a run from before kdigits recorded the mixed-in nets resumes as it did
+    config_path.write_text(json.dumps({key: value for key, value in config.items()
+                                       if not key.startswith("mix_")}))
+    assert runs.resume_cv(plan.run_dir).training.mix_with == "mlp-fast"
 
 
 def test_example_file_trains_a_scikit_learn_baseline(kd, tmp_path, sample_files):
