@@ -396,8 +396,11 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
     user_file = model_file(name)
     if user_file is not None:  # the user's own model: which file, its hash and its text
         record["model_file"] = {**user_file.to_json(), "source": user_file.source}
-    trains = training.to_json() if training is not None else (
-        cv_run.config.get("training") or {} if cv_run is not None else {})
+    if training is not None:
+        trains = training.to_json()
+    else:  # the cv run's fold models predict, trained as it recorded
+        assert cv_run is not None
+        trains = cv_run.config.get("training") or {}
     mixed_file = model_file(str(trains["mix_with"])) if trains.get("mix_members") else None
     if mixed_file is not None:  # and the user's model mixed in (refit or fold models) alike
         record["mix_model_file"] = {**mixed_file.to_json(), "source": mixed_file.source}
