@@ -65,7 +65,7 @@ from kaggle_digits.train import (
     mix_config,
     parse_mix,
 )
-from kaggle_digits.user_models import get_model, model_file, short_name
+from kaggle_digits.user_models import ModelFile, get_model, model_file, short_name
 from kaggle_digits.version import __version__
 
 if TYPE_CHECKING:
@@ -170,6 +170,15 @@ def mix_record(training: TrainConfig) -> dict[str, Any]:
     return record
 
 
+def refuse_changed_file(run: Run, current: ModelFile | None, recorded: dict | None,
+                        copy: str, role: str = "") -> None:
+    """A user's model file (the main one, or ``role`` ", mixed in,") edited since the run
+    recorded it: going on would train another net than the run's first folds did."""
+    if recorded and current is not None and current.sha256 != recorded.get("sha256"):
+        raise KdigitsError(f"{current.path}{role} has changed since {run.path} started "
+                           f"(SHA-256 differs); its text then is in {run.path / copy}")
+
+
 def check_mix_unchanged(run: Run, training: TrainConfig, what: str) -> None:
     """Refuse to go on mixing in other nets than the run's: ``what`` (its remaining folds,
     a refit) would otherwise average nets that no fold was scored with. Runs from before
@@ -186,11 +195,8 @@ def check_mix_unchanged(run: Run, training: TrainConfig, what: str) -> None:
                 if "mix_model_file" in recorded else "")
         raise KdigitsError(f"the model {run.path} mixes in cannot be built now ({error}){kept}"
                            ) from None
-    if "mix_model_file" in recorded and current_file is not None and (
-            current_file.sha256 != recorded["mix_model_file"].get("sha256")):
-        raise KdigitsError(f"{current_file.path}, mixed in, has changed since {run.path} "
-                           f"started (SHA-256 differs); its text then is in "
-                           f"{run.path / MIX_SOURCE}")
+    refuse_changed_file(run, current_file, recorded.get("mix_model_file"), MIX_SOURCE,
+                        ", mixed in,")
     if recorded.get("mix_parameters") not in (None, now):
         raise KdigitsError(f"{mixed}, mixed in, has changed since {run.path} started "
                            f"({recorded['mix_parameters']:,} weights then, {now:,} now), so "
@@ -478,10 +484,7 @@ def resume_cv(run_path: str | os.PathLike[str],
         backend.limit_threads(config["threads_per_fold"])
     recorded_file = config.get("model_file")
     if recorded_file:
-        current = model_file(training.preset)
-        if current is not None and current.sha256 != recorded_file.get("sha256"):
-            raise KdigitsError(f"{current.path} has changed since {run.path} started (SHA-256 "
-                               f"differs); its text then is in {run.path / MODEL_SOURCE}")
+        refuse_changed_file(run, model_file(training.preset), recorded_file, MODEL_SOURCE)
     else:
         training = net_it_trained(run, training, "its remaining folds")
     check_mix_unchanged(run, training, "its remaining folds")
