@@ -217,3 +217,35 @@ def test_tta_views_ranks_view_sets_on_the_runs_unseen_rows(kd, sample_files, tmp
     assert sets["none"]["test_errors"][0] == sets["none"]["test_errors"][1] < 300
     assert sets["shipped (4 shifts)"]["views"] == ["id", "s-1+0", "s+1+0", "s+0-1", "s+0+1"]
     assert set(sets) == {"none", "shipped (4 shifts)"}
+
+
+def test_pseudo_labels_trains_teacher_student_and_control_and_keeps_each_fit(tmp_path) -> None:
+    """A quick run on the built-in split: the student learns the teacher's sure answers,
+    the counts add up, a rerun reuses the kept fits, and a kept fit made with other
+    settings is refused rather than mixed in."""
+    out = tmp_path / "pseudo.json"
+    command = [sys.executable, str(REPO / "bench" / "pseudo_labels.py"), "--quick", "--model",
+               "mlp", "--splits", "builtin", "--seeds", "1", "--control", "--out", str(out)]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(out.read_text())
+    [fit] = report["fits"]
+    test_rows = report["totals"]["digits"]
+    assert 0 < fit["pseudo_rows"] <= test_rows and 0 <= fit["pseudo_wrong"] <= fit["pseudo_rows"]
+    for kind in ("teacher", "student", "control"):
+        assert 0 < fit[f"{kind}_errors"] < test_rows  # a 1-epoch MLP errs, but reads most
+    versus = fit["student_vs_teacher"]
+    assert versus["right_only_first"] - versus["right_only_second"] == (
+        fit["teacher_errors"] - fit["student_errors"])
+    kept = sorted(path.name for path in (tmp_path / "pseudo").iterdir())
+    assert kept == [f"builtin-seed1-{kind}.npz" for kind in ("control", "student", "teacher")]
+
+    stamps = {path: path.stat().st_mtime_ns for path in (tmp_path / "pseudo").iterdir()}
+    again = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads(out.read_text())["fits"] == report["fits"]
+    assert {path: path.stat().st_mtime_ns for path in stamps} == stamps
+
+    other = subprocess.run([*command, "--confidence", "0.5"], cwd=REPO, capture_output=True,
+                           text=True, timeout=600)
+    assert other.returncode != 0 and "trained with other settings" in other.stderr

@@ -1,0 +1,181 @@
+"""Pseudo-labelling: does training again on the test digits a teacher is sure of pay?
+
+A common Kaggle trick trains a second time on train.csv plus the test.csv digits whose
+predicted label is nearly certain. No test label is used:
+the labels the student learns are the teacher's answers. This measures it on a recipe
+(default `cnn-fast`, as shipped, TTA on) for each seed and split:
+
+* **teacher**: the recipe trained on the 42,000 training rows, scored on the 28,000 test
+  rows with TTA;
+* **student**: the same recipe and seed trained on the training rows plus every test
+  digit the teacher gives at least ``--confidence`` (its TTA probability), labelled with
+  the teacher's answer, then scored on all 28,000 test rows the same way;
+* **control** (``--control``): the teacher's recipe trained on the training rows alone for
+  as many steps as the student took (epochs scaled by the row counts), so a gain that is
+  only more training is not credited to the pseudo-labels.
+
+Splits are `default_spread.py`'s: ``builtin`` (data/train.csv → data/test.csv) and
+``reshuffled`` (the 70,000 MNIST digits shuffled with seed 2013, cut 42,000 / 28,000), a
+split no recipe was tuned on. The test labels only score (and count how many pseudo-labels
+were wrong): nothing is trained on or selected with them.
+
+    python bench/pseudo_labels.py                         # cnn-fast, seeds 1 2, both splits
+    python bench/pseudo_labels.py --control --seeds 1 2 3
+    python bench/pseudo_labels.py --quick                 # smoke run: 2,000 rows, 1 epoch
+
+Each fit's TTA probabilities are kept in bench/results/pseudo_labels[-LABEL]/ (a rerun
+reuses them, so an interrupted run goes on where it stopped), and
+bench/results/pseudo_labels[-LABEL].json is rewritten after every fit with each fit's
+errors, the paired McNemar test of student against teacher (and control), and totals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run from a clone without installing
+sys.path.insert(0, str(REPO / "bench"))
+
+from default_spread import QUICK_ROWS, builtin_split, reshuffled_split  # noqa: E402
+
+
+def paired(first: np.ndarray, second: np.ndarray, labels: np.ndarray) -> dict:
+    """Digits right only in ``first`` / only in ``second``, with McNemar's exact p-value."""
+    from scipy.stats import binomtest
+
+    first_right, second_right = first == labels, second == labels
+    only_first = int((first_right & ~second_right).sum())
+    only_second = int((second_right & ~first_right).sum())
+    discordant = only_first + only_second
+    p = binomtest(only_first, discordant).pvalue if discordant else 1.0
+    return {"right_only_first": only_first, "right_only_second": only_second,
+            "mcnemar_exact_p": float(p)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--model", default="cnn-fast")
+    parser.add_argument("--epochs", type=int, help="default: the recipe's")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--splits", nargs="+", default=["builtin", "reshuffled"],
+                        choices=["builtin", "reshuffled"])
+    parser.add_argument("--confidence", type=float, default=0.99,
+                        help="least teacher probability for a test digit to be learned")
+    parser.add_argument("--control", action="store_true",
+                        help="also train the teacher's recipe for the student's steps")
+    parser.add_argument("--label", default="", help="suffix of the results")
+    parser.add_argument("--quick", action="store_true", help="2,000 rows, 1 epoch")
+    parser.add_argument("--out", type=Path, help="the JSON to write (the kept fits go in a "
+                        "folder of the same name without .json)")
+    args = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+    from kaggle_digits import predict, train
+    from kaggle_digits.fileio import write_json
+
+    label = ("-quick" if args.quick else "") + (f"-{args.label}" if args.label else "")
+    out = args.out or REPO / "bench" / "results" / f"pseudo_labels{label}.json"
+    kept = out.with_suffix("")
+    kept.mkdir(parents=True, exist_ok=True)
+    makers = {"builtin": builtin_split, "reshuffled": reshuffled_split}
+
+    def probabilities(kind: str, split: str, seed: int, epochs: int | None,
+                      x: np.ndarray, y: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, dict]:
+        """One fit's TTA probabilities on the test rows, from the kept file or trained now."""
+        path = kept / f"{split}-seed{seed}-{kind}.npz"
+        recipe = {"model": args.model, "epochs": epochs, "rows": len(y),
+                  "quick": args.quick,
+                  "confidence": args.confidence if kind == "student" else None}
+        if path.exists():
+            with np.load(path) as saved:
+                info = json.loads(str(saved["info"]))
+                if info["recipe"] == recipe:
+                    return saved["probabilities"], info
+            sys.exit(f"{path} was trained with other settings: remove it or use --label")
+        config = train.config_for(args.model, seed=seed, epochs=epochs)
+        started = time.perf_counter()
+        trained = train.fit(args.model, x, y, config)
+        seconds = time.perf_counter() - started
+        views = predict.average_probabilities([trained.predict_proba], x_test, tta=True)
+        info = {"recipe": recipe, "epochs_run": config.epochs, "train_seconds": round(seconds, 1),
+                "finished": dt.datetime.now().isoformat(timespec="seconds")}
+        temporary = path.with_name(path.name + ".partial.npz")
+        np.savez_compressed(temporary, probabilities=views.astype(np.float32),
+                            info=json.dumps(info))
+        os.replace(temporary, path)
+        return views, info
+
+    result: dict = {"model": args.model, "confidence": args.confidence, "quick": args.quick,
+                    "control": args.control, "started": dt.datetime.now().isoformat(
+                        timespec="seconds"), "load_average_before": os.getloadavg()[0],
+                    "fits": []}
+    splits = {name: makers[name]() for name in args.splits}
+    for seed in args.seeds:  # seed-major: a cut-short run still has both splits
+        for split, (x, y, x_test, y_test) in splits.items():
+            epochs = args.epochs
+            if args.quick:
+                x, y = x[:QUICK_ROWS[0]], y[:QUICK_ROWS[0]]
+                x_test, y_test = x_test[:QUICK_ROWS[1]], y_test[:QUICK_ROWS[1]]
+                epochs = 1
+            teacher, teacher_info = probabilities("teacher", split, seed, epochs, x, y, x_test)
+            answers = teacher.argmax(axis=1)
+            sure = teacher.max(axis=1) >= args.confidence
+            student, student_info = probabilities(
+                "student", split, seed, epochs, np.concatenate([x, x_test[sure]]),
+                np.concatenate([y, answers[sure].astype(np.uint8)]), x_test)
+            row = {"split": split, "seed": seed, "pseudo_rows": int(sure.sum()),
+                   "pseudo_wrong": int((answers[sure] != y_test[sure]).sum()),
+                   "teacher_errors": int((answers != y_test).sum()),
+                   "student_errors": int((student.argmax(axis=1) != y_test).sum()),
+                   "teacher_train_seconds": teacher_info["train_seconds"],
+                   "student_train_seconds": student_info["train_seconds"],
+                   "epochs": teacher_info["epochs_run"],
+                   "student_vs_teacher": paired(student.argmax(axis=1), answers, y_test)}
+            if args.control:
+                steps_epochs = round(teacher_info["epochs_run"] * (len(y) + int(sure.sum()))
+                                     / len(y))
+                control, control_info = probabilities("control", split, seed, steps_epochs,
+                                                      x, y, x_test)
+                row |= {"control_epochs": steps_epochs,
+                        "control_errors": int((control.argmax(axis=1) != y_test).sum()),
+                        "control_train_seconds": control_info["train_seconds"],
+                        "student_vs_control": paired(student.argmax(axis=1),
+                                                     control.argmax(axis=1), y_test)}
+            result["fits"].append(row)
+            print(f"{split} seed {seed}: teacher {row['teacher_errors']} errors, "
+                  f"student {row['student_errors']}"
+                  + (f", control {row['control_errors']}" if args.control else "")
+                  + f" of {len(y_test)}; {row['pseudo_rows']} pseudo-labels, "
+                  f"{row['pseudo_wrong']} wrong", flush=True)
+            write_json(out, result, force=True)
+
+    fits = result["fits"]
+    totals = {"digits": len(fits) * (QUICK_ROWS[1] if args.quick else 28_000)}
+    for kind in ("teacher", "student") + (("control",) if args.control else ()):
+        totals[f"{kind}_errors"] = sum(f[f"{kind}_errors"] for f in fits)
+    for versus in ("teacher",) + (("control",) if args.control else ()):
+        wins = sum(f[f"student_vs_{versus}"]["right_only_first"] for f in fits)
+        losses = sum(f[f"student_vs_{versus}"]["right_only_second"] for f in fits)
+        from scipy.stats import binomtest
+        totals[f"student_vs_{versus}"] = {
+            "right_only_student": wins, f"right_only_{versus}": losses,
+            "mcnemar_exact_p": float(binomtest(wins, wins + losses).pvalue)
+            if wins + losses else 1.0}
+    result["totals"] = totals
+    result["load_average_after"] = os.getloadavg()[0]
+    write_json(out, result, force=True)
+    print(json.dumps(totals))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
