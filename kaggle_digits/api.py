@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from kaggle_digits.ensemble import EnsembleSubmission
-    from kaggle_digits.report import RunSummary
+    from kaggle_digits.report import PairedRuns, RunSummary
     from kaggle_digits.submit import SubmitResult
 
 PathLike = str | os.PathLike[str]
@@ -375,6 +375,7 @@ class Comparison:
 
     summaries: list[RunSummary]
     tradeoff: str
+    paired: list[PairedRuns] = field(default_factory=list)  # each run against the first
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -383,23 +384,31 @@ class Comparison:
         rows = [asdict(s) for s in self.summaries]
         return pd.DataFrame(rows).set_index("name")
 
+    @property
+    def paired_text(self) -> str:
+        from kaggle_digits.report import paired_lines
+
+        return "\n".join(paired_lines(self.paired))
+
     def __repr__(self) -> str:
-        return f"{self.frame.to_string()}\n{self.tradeoff}"
+        return "\n".join(filter(None, [self.frame.to_string(), self.tradeoff,
+                                        self.paired_text]))
 
     def _repr_html_(self) -> str:
         import html
 
-        return f"{self.frame.to_html()}\n<p>{html.escape(self.tradeoff)}</p>"
+        paired = f"\n<pre>{html.escape(self.paired_text)}</pre>" if self.paired else ""
+        return f"{self.frame.to_html()}\n<p>{html.escape(self.tradeoff)}</p>{paired}"
 
 
 def compare(runs: Sequence[PathLike | CrossValidation] | None = None, *,
             root: PathLike | None = None) -> Comparison:
     """Compare finished runs (default: every one under ``root``, i.e. ``runs/``)."""
-    from kaggle_digits.report import compare_runs, tradeoff
+    from kaggle_digits.report import compare_runs, pair_with_leader, tradeoff
 
     folders = [_run_path(r) for r in runs] if runs else None
     summaries = compare_runs(folders, root=locations().runs if root is None else root)
-    return Comparison(summaries, tradeoff(summaries))
+    return Comparison(summaries, tradeoff(summaries), pair_with_leader(summaries))
 
 
 # --- helpers ---------------------------------------------------------------------------

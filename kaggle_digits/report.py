@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from kaggle_digits import plots
-from kaggle_digits.caret_text import caret_text, overall_rows
+from kaggle_digits.caret_text import caret_text, format_pval, overall_rows
 from kaggle_digits.constants import BY_CLASS_ROWS, PROB_COLUMNS
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.fileio import write_bytes, write_text
@@ -37,9 +37,15 @@ from kaggle_digits.runs import (
     load_train_images,
     mean_sd,
     run_folder,
+    train_path,
 )
 from kaggle_digits.splits import SplitConfig
-from kaggle_digits.stats import ConfusionStats, stats_from_table
+from kaggle_digits.stats import (
+    ConfusionStats,
+    PairedComparison,
+    paired_exact_mcnemar,
+    stats_from_table,
+)
 from kaggle_digits.train import TrainConfig
 
 # Files the report owns in the run folder; a re-run replaces them (and only them). The
@@ -449,6 +455,7 @@ class RunSummary:
     holdout_accuracy: float
     kappa: float  # pooled OOF
     train_minutes: float  # wall-clock fit time summed over folds
+    path: Path | None = None  # the run folder, where its predictions are read for pairing
 
     @property
     def details(self) -> list[str]:
@@ -532,7 +539,7 @@ def summarise_run(run: Run) -> RunSummary:
         oof_accuracy=_num(oof.get("accuracy")),
         oof_accuracy_sd=float("nan") if accuracy_sd is None else accuracy_sd,
         holdout_accuracy=_num(holdout.get("accuracy")), kappa=_num(oof.get("kappa")),
-        train_minutes=sum(_num(f.get("wall_s")) for f in folds) / 60)
+        train_minutes=sum(_num(f.get("wall_s")) for f in folds) / 60, path=Path(run.path))
 
 
 def compare_runs(run_dirs: Iterable[str | Path] | None = None,
@@ -624,6 +631,77 @@ def tradeoff(summaries: Sequence[RunSummary]) -> str:
             f"({cheaper.oof_accuracy:.2%} → {best.oof_accuracy:.2%} accuracy{fewer}; "
             f"{plots.minutes_text(cheaper.train_minutes)} → "
             f"{plots.minutes_text(best.train_minutes)} min).")
+
+
+@dataclass(frozen=True)
+class PairedRuns:
+    """The most accurate run against another on the train.csv digits both scored in the
+    same part (OOF rows, holdout rows): is its lead more than chance on those digits?"""
+
+    leader: str  # labels as `compare` prints them
+    other: str
+    parts: dict[str, PairedComparison]  # "OOF" / "holdout" → the test on their shared digits
+    note: str = ""  # why nothing could be paired
+
+
+def pair_with_leader(summaries: Sequence[RunSummary]) -> list[PairedRuns]:
+    """Each run against the first (the most accurate), digit by digit.
+
+    Runs cross-validated on the same train.csv scored the same digits whenever they share
+    a split (the default ``--seed``, ``--folds`` and ``--holdout`` do), so the difference
+    between two accuracies can be tested on the digits themselves rather than guessed from
+    two intervals that overlap. Runs on other splits are paired on the digits they have
+    in common in each part; runs on another train.csv not at all.
+    """
+    runs = [s for s in summaries if s.path is not None]
+    if len(runs) < 2:
+        return []
+    leader, others = runs[0], runs[1:]
+
+    def scored(summary: RunSummary) -> tuple[str | None, pd.DataFrame]:
+        assert summary.path is not None
+        _, sha = train_path(finished_run(summary.path))
+        frame = load_predictions(summary.path)[["set", "row", "label", "prediction"]]
+        return sha, frame.assign(correct=frame["label"] == frame["prediction"])
+
+    leader_sha, leader_rows = scored(leader)
+    pairs = []
+    for other in others:
+        names = label(leader, summaries), label(other, summaries)
+        other_sha, other_rows = scored(other)
+        if leader_sha is None or other_sha != leader_sha:
+            pairs.append(PairedRuns(*names, {}, "cross-validated on another train.csv "
+                                                "(SHA-256 differs): no digits to pair"))
+            continue
+        both = leader_rows.merge(other_rows, on=["set", "row", "label"],
+                                 suffixes=("_leader", "_other"))
+        parts = {part: paired_exact_mcnemar(rows["correct_leader"].to_numpy(),
+                                            rows["correct_other"].to_numpy())
+                 for part, rows in both.groupby("set", sort=False)}
+        pairs.append(PairedRuns(*names, parts, "" if parts else
+                                "no train.csv digit was scored by both runs"))
+    return pairs
+
+
+def paired_lines(pairs: Sequence[PairedRuns]) -> list[str]:
+    """The pairing in a few lines: digits, who reads which right alone, and R's p-value."""
+    if not pairs:
+        return []
+    lines = ["Paired on the same digits (McNemar's exact test on the digits only one run "
+             "reads right):"]
+    for pair in pairs:
+        if not pair.parts:
+            lines.append(f"  {pair.leader} vs {pair.other}: {pair.note}")
+            continue
+        lines.append(f"  {pair.leader} vs {pair.other}")
+        width = max(len(f"{test.digits:,}") for test in pair.parts.values())
+        for part, test in pair.parts.items():
+            p_value = format_pval([test.p_value], 4)[0]
+            lines.append(f"    {part:<8}{test.digits:>{width},} digits: "
+                         f"{test.right_only_first:,} right only in {pair.leader}, "
+                         f"{test.right_only_second:,} only in {pair.other}, "
+                         f"p {p_value if p_value.startswith('<') else '= ' + p_value}")
+    return lines
 
 
 def compare_plot_path(folder: str | Path, now: dt.datetime | None = None) -> Path:

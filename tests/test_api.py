@@ -117,6 +117,7 @@ def test_compare_and_write_report(cv):
     assert list(compared.frame.index) == [cv.run_dir.name]
     assert compared.frame.loc[cv.run_dir.name, "oof_accuracy"] == cv.accuracy
     assert "Need two runs" in compared.tradeoff and compared.tradeoff in repr(compared)
+    assert compared.paired == [] and "Paired" not in repr(compared)  # one run: no pair
     assert kd.write_report(cv) == cv.report
 
 

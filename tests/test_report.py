@@ -198,6 +198,43 @@ def test_compare_two_real_runs(kdigits_here, mlp_run, forest_run, tmp_path):
     assert refused.returncode == 2 and "--force" in refused.stderr
 
 
+@pytest.mark.slow  # uses real `kdigits cv` runs
+def test_compare_pairs_runs_of_one_split_digit_by_digit(kdigits_here, mlp_run, forest_run,
+                                                        run_copy, tmp_path):
+    """Two runs on the same train.csv and split scored the same digits: the paired test
+    covers every OOF and holdout row, and its counts are the two runs' own accuracies
+    (metrics.json) told apart digit by digit. A run on another train.csv is not paired."""
+    summaries = report.compare_runs([mlp_run, forest_run])
+    [pair] = report.pair_with_leader(summaries)
+    leader, other = (mlp_run, forest_run) if summaries[0].model == "mlp" else (forest_run,
+                                                                               mlp_run)
+    assert (pair.leader, pair.other) == (summaries[0].model, summaries[1].model)
+    for part, key, csv in (("OOF", "oof", "oof.csv"), ("holdout", "holdout", "holdout.csv")):
+        test = pair.parts[part]
+        rows = len(pd.read_csv(leader / csv))
+        assert test.digits == rows == len(pd.read_csv(other / csv))
+        lead = (metrics_of(leader)[key]["overall"]["accuracy"]
+                - metrics_of(other)[key]["overall"]["accuracy"])
+        assert test.right_only_first - test.right_only_second == round(lead * rows)
+        assert test.discordant > 0 and 0 < test.p_value <= 1
+
+    done = kdigits_here("compare", str(mlp_run), str(forest_run), "--out",
+                        str(tmp_path / "compare.png"))
+    assert done.returncode == 0, done.stderr
+    oof = pair.parts["OOF"]
+    # OOF rows outnumber the holdout's, so their count sets the column's width
+    assert f"  {pair.leader} vs {pair.other}\n    OOF     {oof.digits:,} digits: " in done.stdout
+    assert (f"digits: {oof.right_only_first:,} right only in {pair.leader}, "
+            f"{oof.right_only_second:,} only in {pair.other}, p ") in done.stdout
+
+    config = json.loads((run_copy / "config.json").read_text())
+    config["data"]["train_sha256"] = "0" * 64
+    (run_copy / "config.json").write_text(json.dumps(config))
+    elsewhere = report.pair_with_leader(report.compare_runs([forest_run, run_copy]))
+    assert [p.parts for p in elsewhere] == [{}]
+    assert "another train.csv" in elsewhere[0].note
+
+
 def summary(name: str, accuracy: float, minutes: float, tag: str | None = None):
     return report.RunSummary(name, name, tag, None, 1, "", 3, accuracy, 0.001, accuracy, 0.9,
                              minutes)

@@ -12,7 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kaggle_digits.errors import KdigitsError
-from kaggle_digits.stats import BY_CLASS_KEYS, OVERALL_KEYS, confusion_stats, mcnemar_p_value
+from kaggle_digits.stats import (
+    BY_CLASS_KEYS,
+    OVERALL_KEYS,
+    confusion_stats,
+    mcnemar_p_value,
+    paired_exact_mcnemar,
+)
 
 CASES = sorted(p.stem for p in GOLDEN.glob("*.json")) or ["golden-data-missing"]
 
@@ -119,6 +125,26 @@ def test_mcnemar_two_by_two_uses_continuity_correction():
     expected = chi2.sf((abs(26 - 41) - 1) ** 2 / (26 + 41), 1)
     assert mcnemar_p_value(table) == pytest.approx(expected, rel=1e-12)
     assert mcnemar_p_value(np.array([[5, 3], [3, 5]])) == pytest.approx(1.0)
+
+
+def test_paired_exact_mcnemar_is_the_binomial_test_of_the_digits_one_model_reads():
+    """R's binom.test(b, b + c): 1 of 10 discordant digits gives p = 2 · 11/1024 exactly,
+    3 of 12 gives 2 · 299/4096; the digits both models read alike do not count."""
+    def reads(only_first: int, only_second: int, both: int, neither: int):
+        first = [True] * only_first + [False] * only_second + [True] * both + [False] * neither
+        second = [False] * only_first + [True] * only_second + [True] * both + [False] * neither
+        return np.array(first), np.array(second)
+
+    test = paired_exact_mcnemar(*reads(1, 9, 500, 3))
+    assert (test.digits, test.right_only_first, test.right_only_second) == (513, 1, 9)
+    assert test.p_value == pytest.approx(22 / 1024, rel=1e-12)
+    assert paired_exact_mcnemar(*reads(9, 3, 0, 0)).p_value == pytest.approx(598 / 4096,
+                                                                              rel=1e-12)
+    assert paired_exact_mcnemar(*reads(4, 4, 10, 1)).p_value == pytest.approx(1.0)
+    alike = paired_exact_mcnemar(*reads(0, 0, 20, 2))
+    assert (alike.discordant, alike.p_value) == (0, 1.0)
+    with pytest.raises(KdigitsError, match="two equal 1-D arrays"):
+        paired_exact_mcnemar(np.ones(3, bool), np.ones(4, bool))
 
 
 def test_accuracy_interval_and_p_value_are_exact_binomial():

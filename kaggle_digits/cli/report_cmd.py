@@ -126,11 +126,14 @@ def compare(
         show_default=f"a new {WHERE.reports}/compare-<time>.png on each call")] = None,
     force: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
 ) -> None:
-    """Compare runs: accuracy, kappa and training time, and the trade-off in one line."""
+    """Compare runs: accuracy, kappa and training time, the trade-off in one line, and
+    whether the most accurate run's lead holds digit by digit."""
     from kaggle_digits.report import (
         compare_plot_path,
         compare_runs,
         label,
+        pair_with_leader,
+        paired_lines,
         tradeoff,
         write_compare_plot,
     )
@@ -148,6 +151,8 @@ def compare(
             console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
     console.print(compare_table(summaries))
     console.print(tradeoff(summaries), highlight=False)
+    for line in paired_lines(pair_with_leader(summaries)):
+        console.print(line, highlight=False, soft_wrap=True)
     path = write_compare_plot(summaries, out or compare_plot_path(WHERE.reports), force=force)
     console.print(f"wrote {path} ({', '.join(label(s, summaries) for s in summaries)})",
                   highlight=False, soft_wrap=True)
