@@ -26,7 +26,9 @@ were wrong): nothing is trained on or selected with them.
 Each fit's TTA probabilities are kept in bench/results/pseudo_labels[-LABEL]/ (a rerun
 reuses them, so an interrupted run goes on where it stopped), and
 bench/results/pseudo_labels[-LABEL].json is rewritten after every fit with each fit's
-errors, the paired McNemar test of student against teacher (and control), and totals.
+errors, McNemar's exact test of student against teacher (with ``--control`` also the
+student against the control and the control against the teacher), and totals pooled over
+the fits (a digit counts once per fit that read it).
 """
 
 from __future__ import annotations
@@ -47,18 +49,17 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from default_spread import QUICK_ROWS, builtin_split, reshuffled_split  # noqa: E402
 
+from kaggle_digits.stats import exact_mcnemar_p, paired_exact_mcnemar  # noqa: E402
+
+# who is tested against whom, first against second, where both were trained
+PAIRS = (("student", "teacher"), ("student", "control"), ("control", "teacher"))
+
 
 def paired(first: np.ndarray, second: np.ndarray, labels: np.ndarray) -> dict:
     """Digits right only in ``first`` / only in ``second``, with McNemar's exact p-value."""
-    from scipy.stats import binomtest
-
-    first_right, second_right = first == labels, second == labels
-    only_first = int((first_right & ~second_right).sum())
-    only_second = int((second_right & ~first_right).sum())
-    discordant = only_first + only_second
-    p = binomtest(only_first, discordant).pvalue if discordant else 1.0
-    return {"right_only_first": only_first, "right_only_second": only_second,
-            "mcnemar_exact_p": float(p)}
+    test = paired_exact_mcnemar(first == labels, second == labels)
+    return {"right_only_first": test.right_only_first,
+            "right_only_second": test.right_only_second, "mcnemar_exact_p": test.p_value}
 
 
 def main() -> None:
@@ -84,6 +85,8 @@ def main() -> None:
 
     label = ("-quick" if args.quick else "") + (f"-{args.label}" if args.label else "")
     out = args.out or REPO / "bench" / "results" / f"pseudo_labels{label}.json"
+    if out.suffix != ".json":
+        sys.exit(f"--out {out}: the results file must end in .json")
     kept = out.with_suffix("")
     kept.mkdir(parents=True, exist_ok=True)
     makers = {"builtin": builtin_split, "reshuffled": reshuffled_split}
@@ -132,24 +135,25 @@ def main() -> None:
             student, student_info = probabilities(
                 "student", split, seed, epochs, np.concatenate([x, x_test[sure]]),
                 np.concatenate([y, answers[sure].astype(np.uint8)]), x_test)
-            row = {"split": split, "seed": seed, "pseudo_rows": int(sure.sum()),
+            read = {"teacher": answers, "student": student.argmax(axis=1)}
+            row = {"split": split, "seed": seed, "digits": len(y_test),
+                   "pseudo_rows": int(sure.sum()),
                    "pseudo_wrong": int((answers[sure] != y_test[sure]).sum()),
-                   "teacher_errors": int((answers != y_test).sum()),
-                   "student_errors": int((student.argmax(axis=1) != y_test).sum()),
                    "teacher_train_seconds": teacher_info["train_seconds"],
                    "student_train_seconds": student_info["train_seconds"],
-                   "epochs": teacher_info["epochs_run"],
-                   "student_vs_teacher": paired(student.argmax(axis=1), answers, y_test)}
+                   "epochs": teacher_info["epochs_run"]}
             if args.control:
                 steps_epochs = round(teacher_info["epochs_run"] * (len(y) + int(sure.sum()))
                                      / len(y))
                 control, control_info = probabilities("control", split, seed, steps_epochs,
                                                       x, y, x_test)
+                read["control"] = control.argmax(axis=1)
                 row |= {"control_epochs": steps_epochs,
-                        "control_errors": int((control.argmax(axis=1) != y_test).sum()),
-                        "control_train_seconds": control_info["train_seconds"],
-                        "student_vs_control": paired(student.argmax(axis=1),
-                                                     control.argmax(axis=1), y_test)}
+                        "control_train_seconds": control_info["train_seconds"]}
+            row |= {f"{kind}_errors": int((answer != y_test).sum())
+                    for kind, answer in read.items()}
+            row |= {f"{first}_vs_{second}": paired(read[first], read[second], y_test)
+                    for first, second in PAIRS if first in read and second in read}
             result["fits"].append(row)
             print(f"{split} seed {seed}: teacher {row['teacher_errors']} errors, "
                   f"student {row['student_errors']}"
@@ -159,17 +163,18 @@ def main() -> None:
             write_json(out, result, force=True)
 
     fits = result["fits"]
-    totals = {"digits": len(fits) * (QUICK_ROWS[1] if args.quick else 28_000)}
+    # each seed reads the same test digits again: pooled tallies count a digit per fit
+    totals: dict = {"digits": sum(f["digits"] for f in fits)}
     for kind in ("teacher", "student") + (("control",) if args.control else ()):
         totals[f"{kind}_errors"] = sum(f[f"{kind}_errors"] for f in fits)
-    for versus in ("teacher",) + (("control",) if args.control else ()):
-        wins = sum(f[f"student_vs_{versus}"]["right_only_first"] for f in fits)
-        losses = sum(f[f"student_vs_{versus}"]["right_only_second"] for f in fits)
-        from scipy.stats import binomtest
-        totals[f"student_vs_{versus}"] = {
-            "right_only_student": wins, f"right_only_{versus}": losses,
-            "mcnemar_exact_p": float(binomtest(wins, wins + losses).pvalue)
-            if wins + losses else 1.0}
+    for first, second in PAIRS:
+        if f"{first}_vs_{second}" in fits[0]:
+            right_only = [sum(f[f"{first}_vs_{second}"][f"right_only_{which}"] for f in fits)
+                          for which in ("first", "second")]
+            totals[f"{first}_vs_{second}"] = {
+                f"right_only_{first}": right_only[0], f"right_only_{second}": right_only[1],
+                "mcnemar_exact_p": exact_mcnemar_p(*right_only),
+                "fits_ahead": sum(f[f"{first}_errors"] < f[f"{second}_errors"] for f in fits)}
     result["totals"] = totals
     result["load_average_after"] = os.getloadavg()[0]
     write_json(out, result, force=True)

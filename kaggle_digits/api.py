@@ -382,7 +382,7 @@ class Comparison:
         import pandas as pd
 
         rows = [asdict(s) for s in self.summaries]
-        return pd.DataFrame(rows).set_index("name")
+        return pd.DataFrame(rows).drop(columns="path").set_index("name")  # paths: noise
 
     @property
     def paired_text(self) -> str:

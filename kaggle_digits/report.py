@@ -34,6 +34,7 @@ from kaggle_digits.runs import (
     finished_run,
     list_runs,
     load_predictions,
+    load_run,
     load_train_images,
     mean_sd,
     run_folder,
@@ -651,29 +652,38 @@ def pair_with_leader(summaries: Sequence[RunSummary]) -> list[PairedRuns]:
     a split (the default ``--seed``, ``--folds`` and ``--holdout`` do), so the difference
     between two accuracies can be tested on the digits themselves rather than guessed from
     two intervals that overlap. Runs on other splits are paired on the digits they have
-    in common in each part; runs on another train.csv not at all.
+    in common in each part; runs on another train.csv not at all. The leader is chosen by
+    its OOF accuracy, so its OOF test is read after that choice; the holdout chose nothing.
     """
     runs = [s for s in summaries if s.path is not None]
     if len(runs) < 2:
         return []
     leader, others = runs[0], runs[1:]
 
-    def scored(summary: RunSummary) -> tuple[str | None, pd.DataFrame]:
+    def train_sha(summary: RunSummary) -> str | None:
         assert summary.path is not None
-        _, sha = train_path(finished_run(summary.path))
-        frame = load_predictions(summary.path)[["set", "row", "label", "prediction"]]
-        return sha, frame.assign(correct=frame["label"] == frame["prediction"])
+        return train_path(load_run(summary.path))[1]
 
-    leader_sha, leader_rows = scored(leader)
+    def scored(summary: RunSummary) -> pd.DataFrame:
+        assert summary.path is not None
+        frame = load_predictions(summary.path)[["set", "row", "label", "prediction"]]
+        return frame.assign(correct=frame["label"] == frame["prediction"])
+
+    leader_sha, leader_rows = train_sha(leader), None
     pairs = []
     for other in others:
         names = label(leader, summaries), label(other, summaries)
-        other_sha, other_rows = scored(other)
-        if leader_sha is None or other_sha != leader_sha:
+        other_sha = train_sha(other)
+        if leader_sha is None or other_sha is None:
+            pairs.append(PairedRuns(*names, {}, "a run does not record its train.csv's "
+                                                "SHA-256: no digits to pair"))
+            continue
+        if other_sha != leader_sha:
             pairs.append(PairedRuns(*names, {}, "cross-validated on another train.csv "
                                                 "(SHA-256 differs): no digits to pair"))
             continue
-        both = leader_rows.merge(other_rows, on=["set", "row", "label"],
+        leader_rows = scored(leader) if leader_rows is None else leader_rows
+        both = leader_rows.merge(scored(other), on=["set", "row", "label"],
                                  suffixes=("_leader", "_other"))
         parts = {part: paired_exact_mcnemar(rows["correct_leader"].to_numpy(),
                                             rows["correct_other"].to_numpy())

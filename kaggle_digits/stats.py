@@ -298,14 +298,22 @@ def paired_exact_mcnemar(first_correct: np.ndarray, second_correct: np.ndarray
     """R's ``binom.test(b, b + c)$p.value`` for the digits right only in the first (b) and
     only in the second (c): McNemar's exact test, which, unlike the chi-squared version,
     holds for the few dozen discordant digits two strong digit models leave."""
-    from scipy import stats as sps
-
     first, second = np.asarray(first_correct, bool), np.asarray(second_correct, bool)
     if first.shape != second.shape or first.ndim != 1:
         raise KdigitsError(f"paired results must be two equal 1-D arrays, got {first.shape} "
                            f"and {second.shape}")
     only_first = int(np.sum(first & ~second))
     only_second = int(np.sum(second & ~first))
-    discordant = only_first + only_second
-    p_value = float(sps.binomtest(only_first, discordant).pvalue) if discordant else 1.0
-    return PairedComparison(int(first.size), only_first, only_second, p_value)
+    return PairedComparison(int(first.size), only_first, only_second,
+                            exact_mcnemar_p(only_first, only_second))
+
+
+def exact_mcnemar_p(right_only_first: int, right_only_second: int) -> float:
+    """McNemar's exact p-value from the two discordant counts alone, for tallies pooled
+    over several paired comparisons; 1 when there are none (R's binom.test refuses n = 0)."""
+    from scipy import stats as sps
+
+    discordant = right_only_first + right_only_second
+    if not discordant:
+        return 1.0
+    return float(sps.binomtest(right_only_first, discordant).pvalue)

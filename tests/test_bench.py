@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import REPO
 
@@ -231,12 +232,23 @@ def test_pseudo_labels_trains_teacher_student_and_control_and_keeps_each_fit(tmp
     report = json.loads(out.read_text())
     [fit] = report["fits"]
     test_rows = report["totals"]["digits"]
+    assert test_rows == fit["digits"]
     assert 0 < fit["pseudo_rows"] <= test_rows and 0 <= fit["pseudo_wrong"] <= fit["pseudo_rows"]
+    # each kept fit's probabilities, read against the built-in test's own labels
+    labels = pd.read_csv(REPO / "data" / "solution.csv")["Label"].to_numpy()[:test_rows]
+    right = {}
     for kind in ("teacher", "student", "control"):
+        with np.load(tmp_path / "pseudo" / f"builtin-seed1-{kind}.npz") as kept:
+            right[kind] = kept["probabilities"].argmax(axis=1) == labels
+        assert fit[f"{kind}_errors"] == int((~right[kind]).sum())
         assert 0 < fit[f"{kind}_errors"] < test_rows  # a 1-epoch MLP errs, but reads most
-    versus = fit["student_vs_teacher"]
-    assert versus["right_only_first"] - versus["right_only_second"] == (
-        fit["teacher_errors"] - fit["student_errors"])
+    for first, second in (("student", "teacher"), ("student", "control"),
+                          ("control", "teacher")):
+        versus = fit[f"{first}_vs_{second}"]
+        assert versus["right_only_first"] == int((right[first] & ~right[second]).sum())
+        assert versus["right_only_second"] == int((right[second] & ~right[first]).sum())
+        assert report["totals"][f"{first}_vs_{second}"][f"right_only_{first}"] == (
+            versus["right_only_first"])
     kept = sorted(path.name for path in (tmp_path / "pseudo").iterdir())
     assert kept == [f"builtin-seed1-{kind}.npz" for kind in ("control", "student", "teacher")]
 

@@ -216,6 +216,11 @@ def test_compare_pairs_runs_of_one_split_digit_by_digit(kdigits_here, mlp_run, f
         lead = (metrics_of(leader)[key]["overall"]["accuracy"]
                 - metrics_of(other)[key]["overall"]["accuracy"])
         assert test.right_only_first - test.right_only_second == round(lead * rows)
+        aligned = pd.read_csv(leader / csv).merge(pd.read_csv(other / csv), on="row")
+        right_leader = aligned["prediction_x"] == aligned["label_x"]
+        right_other = aligned["prediction_y"] == aligned["label_y"]
+        assert test.right_only_first == int((right_leader & ~right_other).sum())
+        assert test.right_only_second == int((right_other & ~right_leader).sum())
         assert test.discordant > 0 and 0 < test.p_value <= 1
 
     done = kdigits_here("compare", str(mlp_run), str(forest_run), "--out",
@@ -233,6 +238,40 @@ def test_compare_pairs_runs_of_one_split_digit_by_digit(kdigits_here, mlp_run, f
     elsewhere = report.pair_with_leader(report.compare_runs([forest_run, run_copy]))
     assert [p.parts for p in elsewhere] == [{}]
     assert "another train.csv" in elsewhere[0].note
+
+
+def test_pairing_uses_the_digits_two_runs_share_and_refuses_unknown_train_files(tmp_path):
+    """Runs on other rows (--percent, another holdout) pair on the rows both scored, part by
+    part; a run without a holdout pairs on OOF only; a run that does not record its
+    train.csv's SHA-256 is not paired, and the note says why."""
+    def fake_run(name: str, sha: str | None, oof: dict, holdout: dict | None = None):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps({"data": {"train_sha256": sha}}))
+        for csv, rows in (("oof.csv", oof), ("holdout.csv", holdout)):
+            if rows is not None:
+                pd.DataFrame([{"row": r, "fold": 1, "label": label, "prediction": said}
+                              for r, (label, said) in rows.items()]).to_csv(folder / csv,
+                                                                            index=False)
+        return replace(summary(name, 0.9, 1.0), path=folder)
+
+    right, wrong = (3, 3), (3, 5)
+    leader = fake_run("leader", "a" * 64, {r: right for r in range(10)},
+                      {r: wrong for r in (10, 11)})
+    # rows 5–14: of the 5 shared OOF rows, 5 and 6 read wrong here only; no holdout
+    other = fake_run("other", "a" * 64, {r: wrong if r in (5, 6) else right
+                                         for r in range(5, 15)})
+    unknown = fake_run("unknown", None, {r: right for r in range(10)})
+    paired, unpaired = report.pair_with_leader([leader, other, unknown])
+    assert list(paired.parts) == ["OOF"]
+    oof = paired.parts["OOF"]
+    assert (oof.digits, oof.right_only_first, oof.right_only_second) == (5, 2, 0)
+    assert oof.p_value == pytest.approx(0.5)  # 2 of 2 discordant: 2 · (1/2)²
+    assert unpaired.parts == {} and "does not record" in unpaired.note
+    lines = report.paired_lines([paired, unpaired])
+    assert lines[1:] == ["  leader vs other",
+                         "    OOF     5 digits: 2 right only in leader, 0 only in other, p = 0.5",
+                         "  leader vs unknown: " + unpaired.note]
 
 
 def summary(name: str, accuracy: float, minutes: float, tag: str | None = None):
