@@ -664,9 +664,13 @@ def pair_with_leader(summaries: Sequence[RunSummary]) -> list[PairedRuns]:
         assert summary.path is not None
         return train_path(load_run(summary.path))[1]
 
-    def scored(summary: RunSummary) -> pd.DataFrame:
+    def scored(summary: RunSummary) -> pd.DataFrame | None:
+        """The run's predictions, or None where oof.csv or holdout.csv cannot be read."""
         assert summary.path is not None
-        frame = load_predictions(summary.path)[["set", "row", "label", "prediction"]]
+        try:
+            frame = load_predictions(summary.path)[["set", "row", "label", "prediction"]]
+        except (KeyError, ValueError, OSError):  # a damaged file: say so, not a traceback
+            return None
         return frame.assign(correct=frame["label"] == frame["prediction"])
 
     leader_sha, leader_rows = train_sha(leader), None
@@ -683,7 +687,12 @@ def pair_with_leader(summaries: Sequence[RunSummary]) -> list[PairedRuns]:
                                                 "(SHA-256 differs): no digits to pair"))
             continue
         leader_rows = scored(leader) if leader_rows is None else leader_rows
-        both = leader_rows.merge(scored(other), on=["set", "row", "label"],
+        other_rows = scored(other)
+        if leader_rows is None or other_rows is None:
+            pairs.append(PairedRuns(*names, {}, "a run's oof.csv or holdout.csv cannot be "
+                                                "read: no digits to pair"))
+            continue
+        both = leader_rows.merge(other_rows, on=["set", "row", "label"],
                                  suffixes=("_leader", "_other"))
         parts = {part: paired_exact_mcnemar(rows["correct_leader"].to_numpy(),
                                             rows["correct_other"].to_numpy())

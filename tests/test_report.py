@@ -268,6 +268,9 @@ def test_pairing_uses_the_digits_two_runs_share_and_refuses_unknown_train_files(
     assert (oof.digits, oof.right_only_first, oof.right_only_second) == (5, 2, 0)
     assert oof.p_value == pytest.approx(0.5)  # 2 of 2 discordant: 2 · (1/2)²
     assert unpaired.parts == {} and "does not record" in unpaired.note
+    (other.path / "oof.csv").write_text("row,fold\n5,1\n")  # damaged: no labels
+    [damaged] = report.pair_with_leader([leader, other])
+    assert damaged.parts == {} and "cannot be read" in damaged.note
     lines = report.paired_lines([paired, unpaired])
     assert lines[1:] == ["  leader vs other",
                          "    OOF     5 digits: 2 right only in leader, 0 only in other, p = 0.5",
