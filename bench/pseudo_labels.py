@@ -13,6 +13,10 @@ the labels the student learns are the teacher's answers. This measures it on a r
 * **control** (``--control``): the teacher's recipe trained on the training rows alone for
   as many steps as the student took (epochs scaled by the row counts), so a gain that is
   only more training is not credited to the pseudo-labels.
+* **teacher from a file** (``--teacher FILE.probs.npy``, built-in split only): a stronger
+  model's saved test probabilities (a `kdigits submit --model best` bundle's) teach instead,
+  and the student is also mixed back with that teacher (the ``mix`` rows), the question
+  being whether a cheap student adds to the model that taught it.
 
 Splits are `default_spread.py`'s: ``builtin`` (data/train.csv → data/test.csv) and
 ``reshuffled`` (the 70,000 MNIST digits shuffled with seed 2013, cut 42,000 / 28,000), a
@@ -22,6 +26,8 @@ were wrong): nothing is trained on or selected with them.
     python bench/pseudo_labels.py                         # cnn-fast, seeds 1 2, both splits
     python bench/pseudo_labels.py --control --seeds 1 2 3
     python bench/pseudo_labels.py --quick                 # smoke run: 2,000 rows, 1 epoch
+    python bench/pseudo_labels.py --splits builtin --seeds 1 --label best \
+        --teacher submissions/submission-best-….probs.npy
 
 Each fit's TTA probabilities are kept in bench/results/pseudo_labels[-LABEL]/ (a rerun
 reuses them, so an interrupted run goes on where it stopped), and
@@ -52,7 +58,8 @@ from default_spread import QUICK_ROWS, builtin_split, reshuffled_split  # noqa: 
 from kaggle_digits.stats import exact_mcnemar_p, paired_exact_mcnemar  # noqa: E402
 
 # who is tested against whom, first against second, where both were trained
-PAIRS = (("student", "teacher"), ("student", "control"), ("control", "teacher"))
+PAIRS = (("student", "teacher"), ("student", "control"), ("control", "teacher"),
+         ("mix", "teacher"))
 
 
 def paired(first: np.ndarray, second: np.ndarray, labels: np.ndarray) -> dict:
@@ -73,6 +80,9 @@ def main() -> None:
                         help="least teacher probability for a test digit to be learned")
     parser.add_argument("--control", action="store_true",
                         help="also train the teacher's recipe for the student's steps")
+    parser.add_argument("--teacher", type=Path, metavar="FILE.probs.npy",
+                        help="teach with a submission's saved probabilities for the built-in "
+                             "test (e.g. `best`'s) instead of training a teacher")
     parser.add_argument("--label", default="", help="suffix of the results")
     parser.add_argument("--quick", action="store_true", help="2,000 rows, 1 epoch")
     parser.add_argument("--out", type=Path, help="the JSON to write (the kept fits go in a "
@@ -87,6 +97,14 @@ def main() -> None:
     out = args.out or REPO / "bench" / "results" / f"pseudo_labels{label}.json"
     if out.suffix != ".json":
         sys.exit(f"--out {out}: the results file must end in .json")
+    teacher_file = None
+    if args.teacher:
+        if args.splits != ["builtin"] or args.quick:
+            sys.exit("--teacher is a submission for the built-in test: add --splits builtin, "
+                     "without --quick")
+        from kaggle_digits.data import file_sha256
+
+        teacher_file = {"path": str(args.teacher), "sha256": file_sha256(args.teacher)}
     kept = out.with_suffix("")
     kept.mkdir(parents=True, exist_ok=True)
     makers = {"builtin": builtin_split, "reshuffled": reshuffled_split}
@@ -98,6 +116,8 @@ def main() -> None:
         recipe = {"model": args.model, "epochs": epochs, "rows": len(y),
                   "quick": args.quick,
                   "confidence": args.confidence if kind == "student" else None}
+        if kind == "student" and teacher_file:
+            recipe["teacher"] = teacher_file
         if path.exists():
             with np.load(path) as saved:
                 info = json.loads(str(saved["info"]))
@@ -129,19 +149,29 @@ def main() -> None:
                 x, y = x[:QUICK_ROWS[0]], y[:QUICK_ROWS[0]]
                 x_test, y_test = x_test[:QUICK_ROWS[1]], y_test[:QUICK_ROWS[1]]
                 epochs = 1
-            teacher, teacher_info = probabilities("teacher", split, seed, epochs, x, y, x_test)
+            if teacher_file:
+                teacher = np.load(args.teacher)
+                if teacher.shape != (len(y_test), 10):
+                    sys.exit(f"{args.teacher}: {teacher.shape} probabilities, not the built-in "
+                             f"test's ({len(y_test)}, 10)")
+                teacher_info = {"train_seconds": None, "epochs_run": train.config_for(
+                    args.model, seed=seed, epochs=epochs).epochs}
+            else:
+                teacher, teacher_info = probabilities("teacher", split, seed, epochs, x, y,
+                                                      x_test)
             answers = teacher.argmax(axis=1)
             sure = teacher.max(axis=1) >= args.confidence
             student, student_info = probabilities(
                 "student", split, seed, epochs, np.concatenate([x, x_test[sure]]),
                 np.concatenate([y, answers[sure].astype(np.uint8)]), x_test)
-            read = {"teacher": answers, "student": student.argmax(axis=1)}
+            read = {"teacher": answers, "student": student.argmax(axis=1),
+                    "mix": (teacher + student).argmax(axis=1)}
             row = {"split": split, "seed": seed, "digits": len(y_test),
                    "pseudo_rows": int(sure.sum()),
                    "pseudo_wrong": int((answers[sure] != y_test[sure]).sum()),
                    "teacher_train_seconds": teacher_info["train_seconds"],
                    "student_train_seconds": student_info["train_seconds"],
-                   "epochs": teacher_info["epochs_run"]}
+                   "epochs": teacher_info["epochs_run"], "teacher_file": teacher_file}
             if args.control:
                 steps_epochs = round(teacher_info["epochs_run"] * (len(y) + int(sure.sum()))
                                      / len(y))
@@ -165,7 +195,7 @@ def main() -> None:
     fits = result["fits"]
     # each seed reads the same test digits again: pooled tallies count a digit per fit
     totals: dict = {"digits": sum(f["digits"] for f in fits)}
-    for kind in ("teacher", "student") + (("control",) if args.control else ()):
+    for kind in ("teacher", "student", "mix") + (("control",) if args.control else ()):
         totals[f"{kind}_errors"] = sum(f[f"{kind}_errors"] for f in fits)
     for first, second in PAIRS:
         if f"{first}_vs_{second}" in fits[0]:

@@ -261,3 +261,8 @@ def test_pseudo_labels_trains_teacher_student_and_control_and_keeps_each_fit(tmp
     other = subprocess.run([*command, "--confidence", "0.5"], cwd=REPO, capture_output=True,
                            text=True, timeout=600)
     assert other.returncode != 0 and "trained with other settings" in other.stderr
+
+    # a teacher file holds the built-in test's 28,000 rows: not for the quick cut
+    teacher = subprocess.run([*command, "--teacher", str(tmp_path / "best.probs.npy")],
+                             cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert teacher.returncode != 0 and "without --quick" in teacher.stderr
