@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import json
 import os
 import sys
@@ -91,7 +92,7 @@ def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
     from kaggle_digits import predict, train
-    from kaggle_digits.fileio import write_json
+    from kaggle_digits.fileio import write_bytes, write_json
 
     label = ("-quick" if args.quick else "") + (f"-{args.label}" if args.label else "")
     out = args.out or REPO / "bench" / "results" / f"pseudo_labels{label}.json"
@@ -105,6 +106,7 @@ def main() -> None:
         from kaggle_digits.data import file_sha256
 
         teacher_file = {"path": str(args.teacher), "sha256": file_sha256(args.teacher)}
+        given_teacher = np.load(args.teacher)
     kept = out.with_suffix("")
     kept.mkdir(parents=True, exist_ok=True)
     makers = {"builtin": builtin_split, "reshuffled": reshuffled_split}
@@ -131,10 +133,10 @@ def main() -> None:
         views = predict.average_probabilities([trained.predict_proba], x_test, tta=True)
         info = {"recipe": recipe, "epochs_run": config.epochs, "train_seconds": round(seconds, 1),
                 "finished": dt.datetime.now().isoformat(timespec="seconds")}
-        temporary = path.with_name(path.name + ".partial.npz")
-        np.savez_compressed(temporary, probabilities=views.astype(np.float32),
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, probabilities=views.astype(np.float32),
                             info=json.dumps(info))
-        os.replace(temporary, path)
+        write_bytes(path, buffer.getvalue(), force=True)  # atomic: a killed run keeps none
         return views, info
 
     result: dict = {"model": args.model, "confidence": args.confidence, "quick": args.quick,
@@ -150,7 +152,7 @@ def main() -> None:
                 x_test, y_test = x_test[:QUICK_ROWS[1]], y_test[:QUICK_ROWS[1]]
                 epochs = 1
             if teacher_file:
-                teacher = np.load(args.teacher)
+                teacher = given_teacher
                 if teacher.shape != (len(y_test), 10):
                     sys.exit(f"{args.teacher}: {teacher.shape} probabilities, not the built-in "
                              f"test's ({len(y_test)}, 10)")
