@@ -144,7 +144,7 @@ def cross_validate(model: str | None = None, *, train: PathLike | None = None,
                    optimizer: str | None = None, members: int | None = None,
                    mix: str | None = None,
                    early_stopping: int | None = None, tta: bool | None = None,
-                   precision: str | None = None,
+                   precision: str | None = None, label_smoothing: float | None = None,
                    params: PathLike | None = None, runs_dir: PathLike | None = None,
                    jobs: int = 1, threads: int | None = None, name: str | None = None,
                    options: dict | None = None, mode: str = DEFAULT_PRINT_MODE, report: bool = True,
@@ -162,7 +162,8 @@ def cross_validate(model: str | None = None, *, train: PathLike | None = None,
     ``early_stopping`` (a patience in epochs) stops each fold on the loss of
     10% of its training rows and keeps the best epoch; ``tta`` scores folds and holdout
     with test-time augmentation (default: the recipe's); ``precision`` "bfloat16" trains
-    and predicts in mixed precision; ``params`` trains with a `kdigits tune` best.json.
+    and predicts in mixed precision; ``label_smoothing`` (0.1 is common) trains towards
+    smoothed targets; ``params`` trains with a `kdigits tune` best.json.
     ``model`` may be a preset or your own ``FILE.py:FUNCTION``. ``jobs`` trains that many
     folds at once in worker processes, ``threads`` CPU threads each (as
     ``kdigits cv --jobs --threads``); ``name`` labels the run (``--name``); ``options``
@@ -176,7 +177,7 @@ def cross_validate(model: str | None = None, *, train: PathLike | None = None,
         holdout=holdout, percent=percent, test_size=test_size, seed=seed, epochs=epochs,
         members=members, mix=mix, batch_size=batch_size, learning_rate=learning_rate,
         optimizer=optimizer, early_stopping=early_stopping, tta=tta, precision=precision,
-        params=Path(params) if params is not None else None,
+        label_smoothing=label_smoothing, params=Path(params) if params is not None else None,
         runs_dir=Path(runs_dir) if runs_dir is not None else None, jobs=jobs,
         threads=threads, name=name, model_options=options or None)
     called = {API_NAMES.get(k, k): v for k, v in vars(asked).items()  # as it was called
@@ -262,6 +263,7 @@ def make_submission(model: str | None = None, *, run: PathLike | CrossValidation
                     force: bool = False, seed: int | None = None, epochs: int | None = None,
                     members: int | None = None, mix: str | None = None,
                     early_stopping: int | None = None, precision: str | None = None,
+                    label_smoothing: float | None = None,
                     jobs: int = 1, tta: bool | None = None, solution: PathLike | None = None,
                     params: PathLike | None = None, name: str | None = None,
                     options: dict | None = None, progress: bool = True) -> SubmitResult:
@@ -278,14 +280,15 @@ def make_submission(model: str | None = None, *, run: PathLike | CrossValidation
     stops on 10% carved from the training rows, ``name`` labels the file and its record,
     ``options`` sets layer options (``{"elastic": 34}``); ``tta`` (test-time augmentation)
     defaults to the recipe's, or to the cv run's; ``precision`` "bfloat16" trains in mixed
-    precision.
+    precision; ``label_smoothing`` (0.1 is common) trains towards smoothed targets.
     """
     from kaggle_digits.submit import SubmitConfig, plan_models, plan_submit, run_submit
 
     config = SubmitConfig(model=model, run=None if run is None else _run_path(run),
                           refit=refit, train=_path(train), test=_path(test), out=_path(out),
                           force=force, seed=seed, epochs=epochs, members=members,
-                          mix=mix, early_stopping=early_stopping, precision=precision, jobs=jobs,
+                          mix=mix, early_stopping=early_stopping, precision=precision,
+                          label_smoothing=label_smoothing, jobs=jobs,
                           tta=tta, solution=_path(solution), params=_path(params), name=name,
                           model_options=options or None)
     defaults = asdict(SubmitConfig())

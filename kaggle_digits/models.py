@@ -48,6 +48,9 @@ class Recipe:
     validation_split: float = 0.0  # part of each training fold held out to watch
     members: int = 1  # models with different seeds whose probabilities are averaged
     tta: bool = False  # predict each digit as the mean of it and its four 1-pixel shifts
+    # Share of each target spread evenly over the ten digits (Keras' label_smoothing): the
+    # net is trained towards 1 - s + s/10 for the label and s/10 for the others.
+    label_smoothing: float = 0.0
     # Another preset's members trained beside these (its own recipe, the same seeds) whose
     # mean counts as one more member: nets that err on other digits (`train.member_count`).
     mix_with: str | None = None
@@ -63,6 +66,8 @@ class Recipe:
             parts.append(self.schedule)
         if self.validation_split:
             parts.append(f"validation split {self.validation_split:g}")
+        if self.label_smoothing:
+            parts.append(f"label smoothing {self.label_smoothing:g}")
         if self.members > 1:
             parts.append(f"mean of {self.members} seeds")
         if self.mix_members:

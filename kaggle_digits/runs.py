@@ -400,6 +400,7 @@ class CVOptions:
     early_stopping: int | None = None  # patience in epochs; stops on rows carved from training
     tta: bool | None = None  # predict folds and holdout with test-time augmentation
     precision: str | None = None  # "float32" or "bfloat16" (mixed precision)
+    label_smoothing: float | None = None  # None: the recipe's (Keras' label_smoothing)
     model_options: dict | None = None  # layer options (``--option NAME=VALUE``)
     params: Path | None = None
     runs_dir: Path | None = None
@@ -440,7 +441,7 @@ def plan_from_options(options: CVOptions, *, command: str = "",
                            f"with {split.folds} folds each fold tests on 1/{split.folds} of "
                            "the rows: drop --test-size or use --folds 1")
     recipe = {k: v for k in ("epochs", "members", "batch_size", "learning_rate", "optimizer",
-                             "early_stopping", "tta", "precision")
+                             "early_stopping", "tta", "precision", "label_smoothing")
               if (v := getattr(options, k)) is not None}
     if options.model_options:  # on top of the params file's, one by one
         recipe["model_options"] = {**(tuned.model_options if tuned else {}),

@@ -269,6 +269,7 @@ class SubmitConfig:
     mix: str | None = None  # ``--mix PRESET:N`` or "none" (`train.parse_mix`)
     early_stopping: int | None = None  # patience in epochs, on 10% carved from train.csv
     precision: str | None = None  # "float32" or "bfloat16" (mixed precision)
+    label_smoothing: float | None = None  # None: the recipe's (Keras' label_smoothing)
     jobs: int = 1  # seeded members trained at once, in worker processes
     model_options: dict | None = None  # layer options (``--option NAME=VALUE``)
     tta: bool | None = None  # test-time augmentation; None: the recipe's (or the cv run's)
@@ -328,10 +329,11 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
         config = replace(config, model=tuned.model)
     if (config.run is not None and not config.refit
             and (config.epochs, config.seed, config.members, config.mix,
-                 config.early_stopping, config.precision, config.model_options) != (None,) * 7):
-        raise KdigitsError("--epochs, --seed, --members, --mix, --early-stopping, --precision "
-                           "and --option only apply when training (--model, or --run with "
-                           "--refit)")
+                 config.early_stopping, config.precision, config.label_smoothing,
+                 config.model_options) != (None,) * 8):
+        raise KdigitsError("--epochs, --seed, --members, --mix, --early-stopping, --precision, "
+                           "--label-smoothing and --option only apply when training "
+                           "(--model, or --run with --refit)")
     if config.jobs < 1:
         raise KdigitsError(f"--jobs must be 1 or more, not {config.jobs}")
     if config.run is not None and not config.refit and config.jobs > 1:
@@ -351,7 +353,8 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
     training = None
     if cv_run is None or config.refit:
         given = {"seed": config.seed, "epochs": config.epochs, "members": config.members,
-                 "early_stopping": config.early_stopping, "precision": config.precision}
+                 "early_stopping": config.early_stopping, "precision": config.precision,
+                 "label_smoothing": config.label_smoothing}
         if config.mix is not None:
             given.update(parse_mix(config.mix))
         tuned_overrides = tuned.overrides() if tuned is not None else {}

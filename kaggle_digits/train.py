@@ -60,6 +60,7 @@ class TrainConfig:
     early_stopping: int = 0  # patience in epochs on the validation split's loss; 0 = off
     tta: bool = False  # predict with test-time augmentation (the recipe says; runs before it: off)
     precision: str = "float32"  # or "bfloat16": mixed precision (models.PRECISIONS)
+    label_smoothing: float = 0.0  # models.Recipe.label_smoothing; runs before it: 0
     # another preset's members, trained after these by its own recipe, averaged into one
     # more member (`member_count`, `mean_of_members`); runs before it: none
     mix_with: str | None = None
@@ -108,7 +109,8 @@ def config_for(preset_name: str, **overrides: Any) -> TrainConfig:
         raise TypeError(f"config_for() got unknown options: {', '.join(sorted(unknown))}")
     if not preset.is_keras:
         keras_only = sorted(set(given) & {"epochs", "batch_size", "learning_rate",
-                                          "optimizer", "schedule", "members", "precision"})
+                                          "optimizer", "schedule", "members", "precision",
+                                          "label_smoothing"})
         if keras_only:
             options = ", ".join("--" + k.replace("_", "-") for k in keras_only)
             raise KdigitsError(f"{options} apply to Keras models only, not {preset_name}")
@@ -179,6 +181,9 @@ def _check(config: TrainConfig) -> None:
     if config.precision not in PRECISIONS:
         raise KdigitsError(f"unknown precision {config.precision!r}; choose one of: "
                            + ", ".join(PRECISIONS))
+    if not 0 <= config.label_smoothing < 1:
+        raise KdigitsError(f"--label-smoothing must be at least 0 and below 1, not "
+                           f"{config.label_smoothing:g}")
     if config.early_stopping < 0:
         raise KdigitsError(f"--early-stopping is a patience in epochs (1 or more; 0 = off), "
                            f"not {config.early_stopping}")
@@ -459,13 +464,14 @@ def _fit_keras(preset: Preset, pixels: np.ndarray, labels: np.ndarray, config: T
         shape = tuple(model.input_shape)
         steps = -(-labels.size // recipe.batch_size)
         model.compile(optimizer=_optimizer(recipe, steps * recipe.epochs),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                      loss=_loss(recipe), metrics=["accuracy"])
         val = None if validation is None else (model_inputs(validation[0], shape),
-                                               np.asarray(validation[1], dtype=np.uint8))
+                                               _targets(recipe, validation[1]))
         progress.fit_started(net.name, member, total, recipe.epochs, steps)
         callback = _progress_callback(progress, member, history)
         stopper = _early_stopping(recipe)
-        model.fit(model_inputs(pixels, shape), labels, batch_size=recipe.batch_size,
+        model.fit(model_inputs(pixels, shape), _targets(recipe, labels),
+                  batch_size=recipe.batch_size,
                   epochs=recipe.epochs, validation_data=val, shuffle=True, verbose=0,
                   callbacks=[callback, *([stopper] if stopper else []), *callbacks])
         record: dict[str, Any] = {"member": member}
@@ -559,6 +565,21 @@ def recalibrate_batchnorm(model: Any, x: np.ndarray) -> int:
         norm.moving_mean.assign(h.mean(axis=axes).astype(np.float32))
         norm.moving_variance.assign(h.var(axis=axes).astype(np.float32))
     return int(x.shape[0])
+
+
+def _loss(config: TrainConfig) -> Any:
+    """Keras' sparse cross-entropy cannot smooth labels, so a smoothed recipe trains on
+    one-hot targets (`_targets`) with the dense one; "accuracy" follows the targets' shape."""
+    if not config.label_smoothing:
+        return "sparse_categorical_crossentropy"
+    return keras_module().losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+
+
+def _targets(config: TrainConfig, labels: np.ndarray) -> np.ndarray:
+    labels = np.asarray(labels, dtype=np.uint8)
+    if not config.label_smoothing:
+        return labels
+    return np.eye(N_CLASSES, dtype=np.float32)[labels]
 
 
 def _optimizer(config: TrainConfig, total_steps: int) -> Any:

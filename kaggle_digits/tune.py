@@ -74,7 +74,8 @@ Space = dict[str, BaseDistribution]
 
 # Names a search space may use to tune the recipe; any other name is a keyword of the
 # preset's layer builder (see `models.Preset.options`).
-RECIPE_KNOBS = ("learning_rate", "optimizer", "schedule", "batch_size", "epochs")
+RECIPE_KNOBS = ("learning_rate", "optimizer", "schedule", "batch_size", "epochs",
+                "label_smoothing")
 # Optimizers whose learning rates live on one scale, so one learning-rate range suits all
 # of them; a recipe outside these (adadelta at 1.0) keeps its optimizer.
 SAME_SCALE = ("adam", "adamw", "nadam", "rmsprop")
@@ -109,6 +110,7 @@ KNOB_HELP = {
     "schedule": "constant, or warm-up then cosine decay",
     "batch_size": "rows per step",
     "epochs": "passes over the training fold (half to double the recipe's)",
+    "label_smoothing": "share of each target spread over the ten digits",
     "width": "units in each hidden layer",
     "dense": "units in the dense head",
     "dropout": "dropout before the output layer",

@@ -97,12 +97,24 @@ def test_a_tiny_percent_is_explained_without_scikit_learn(kd, sample_files, tmp_
     (["--folds", "3", "--test-size", "0.5"], ["--test-size only applies to one train/test "
                                               "split (--folds 1)"]),
     (["--precision", "bfloat16"], ["--precision apply to Keras models only, not knn"]),
+    (["--label-smoothing", "0.1"], ["--label-smoothing apply to Keras models only, not knn"]),
 ])
 def test_impossible_or_ignored_cv_options_are_refused(kd, sample_files, tmp_path,
                                                       args, fragments) -> None:
     one_error_line(kd("cv", "--model", "knn", "--train", str(sample_files["train"]), *args,
                       "--runs-dir", str(tmp_path / "runs")), *fragments)
     assert not (tmp_path / "runs").exists()  # refused before any run folder
+
+
+@pytest.mark.parametrize("verb", ["cv", "submit"])
+def test_label_smoothing_outside_zero_to_one_is_refused(kd, sample_files, tmp_path,
+                                                        verb) -> None:
+    where = ["--runs-dir", str(tmp_path / "runs")] if verb == "cv" else [
+        "--test", str(sample_files["test"]), "--out", str(tmp_path / "s.csv")]
+    one_error_line(kd(verb, "--model", "mlp", "--train", str(sample_files["train"]),
+                      "--label-smoothing", "1", *where),
+                   "--label-smoothing must be at least 0 and below 1, not 1")
+    assert not list(tmp_path.iterdir())  # refused before a run folder or a file
 
 
 def test_resume_refuses_a_runs_dir_it_would_ignore(kd, tmp_path) -> None:

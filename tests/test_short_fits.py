@@ -105,10 +105,11 @@ def test_cv_early_stopping_records_where_each_fold_stopped(kd, sample_files: dic
 
 
 @pytest.mark.parametrize("option", [["--early-stopping", "2"], ["--precision", "bfloat16"],
-                                    ["--mix", "none"]])
+                                    ["--mix", "none"], ["--label-smoothing", "0.1"]])
 def test_submit_refuses_training_options_without_training(kd, tmp_path, option) -> None:
     code, _, err = kd("submit", "--run", str(tmp_path), *option)
     assert code == 2
     assert err.strip().splitlines() == [
-        "error: --epochs, --seed, --members, --mix, --early-stopping, --precision and "
-        "--option only apply when training (--model, or --run with --refit)"]
+        "error: --epochs, --seed, --members, --mix, --early-stopping, --precision, "
+        "--label-smoothing and --option only apply when training (--model, or --run with "
+        "--refit)"]

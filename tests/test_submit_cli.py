@@ -174,6 +174,21 @@ def test_submit_in_bfloat16_records_it(made, sample_files, tmp_path):
     assert record["score"]["accuracy"] > 0.8
 
 
+def test_submit_with_label_smoothing_records_it(made, sample_files, tmp_path):
+    out = tmp_path / "smoothed.csv"
+    result = kd("submit", "--model", "mlp", "--epochs", "1", "--seed", "3",
+                "--label-smoothing", "0.2", *data_args(sample_files), "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["config"]["label_smoothing"] == 0.2
+    assert json.loads(made["out"].with_suffix(".json").read_text())["config"][
+        "label_smoothing"] == 0
+    smoothed = np.load(out.with_suffix(".probs.npy"))  # softer than the same seed unsmoothed
+    plain = np.load(made["out"].with_suffix(".probs.npy"))
+    assert smoothed.max(axis=1).mean() < plain.max(axis=1).mean()
+    assert record["score"]["accuracy"] > 0.8
+
+
 def test_ensemble_cli_of_identical_files_equals_either(made, tmp_path, sample_files):
     out: Path = made["out"]
     copy = tmp_path / "copy.csv"

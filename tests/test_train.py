@@ -342,3 +342,27 @@ def _other_train(sample_files: dict, tmp_path: Path) -> Path:
     path = tmp_path / "other.csv"
     frame.to_csv(path, index=False)
     return path
+
+
+def test_label_smoothing_trains_towards_softer_targets(small: tuple, tmp_path: Path) -> None:
+    x, y, x_test, y_test = small
+    plain = train.fit("mlp", x, y, train.config_for("mlp", epochs=8))
+    config = train.config_for("mlp", epochs=8, label_smoothing=0.5)
+    smoothed = train.fit("mlp", x, y, config, validation=(x_test, y_test))
+    # A smoothed net's best answer to a training digit is 1 - 0.5 + 0.05 = 0.55, not 1.
+    sure_plain = plain.predict_proba(x).max(axis=1).mean()
+    sure_smoothed = smoothed.predict_proba(x).max(axis=1).mean()
+    assert sure_plain > 0.8 and 0.4 < sure_smoothed < 0.65, (sure_plain, sure_smoothed)
+    proba = smoothed.predict_proba(x_test)
+    accuracy = (proba.argmax(axis=1) == y_test).mean()  # it still reads the digits
+    assert accuracy > (plain.predict_proba(x_test).argmax(axis=1) == y_test).mean() - 0.05
+    # Keras' "accuracy" follows the one-hot targets: the watched rows' is the true one
+    assert smoothed.history[-1]["val_accuracy"] == pytest.approx(accuracy, abs=1e-6)
+    loaded = train.load_trained(smoothed.save(tmp_path / "fold-1.keras"))
+    np.testing.assert_allclose(loaded.predict_proba(x_test), proba, atol=1e-6)
+    for wrong in (1.0, -0.1):
+        with pytest.raises(KdigitsError, match="--label-smoothing must be at least 0 and "
+                                               "below 1"):
+            train.config_for("mlp", label_smoothing=wrong)
+    with pytest.raises(KdigitsError, match="--label-smoothing apply to Keras models only"):
+        train.config_for("knn", label_smoothing=0.1)

@@ -111,6 +111,12 @@ PrecisionOption = Annotated[str | None, typer.Option(
     help="Arithmetic of training and prediction: bfloat16 is Keras' mixed precision "
          "(weights kept in float32), faster on CPUs with AMX and on recent GPUs.")]
 
+# `--label-smoothing S`, likewise (train.TrainConfig.label_smoothing).
+LabelSmoothingOption = Annotated[float | None, typer.Option(
+    metavar="S", show_default="the recipe's: 0",
+    help="Train towards 1 - S + S/10 for the label and S/10 for each other digit "
+         "(Keras' label_smoothing; 0.1 is common), not 1 and 0.")]
+
 # `--mix PRESET:N`, likewise for cv and submit (train.TrainConfig.mix_with, mix_members).
 MixOption = Annotated[str | None, typer.Option(
     metavar="PRESET:N", show_default="the recipe's; best: cnn-fast:2",

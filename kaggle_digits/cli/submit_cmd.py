@@ -11,7 +11,14 @@ import typer
 from rich.table import Table
 
 from kaggle_digits.caret_text import print_caret
-from kaggle_digits.cli.app import LayerOptions, MixOption, PrecisionOption, app, console
+from kaggle_digits.cli.app import (
+    LabelSmoothingOption,
+    LayerOptions,
+    MixOption,
+    PrecisionOption,
+    app,
+    console,
+)
 from kaggle_digits.constants import COMPETITION, DEFAULT_MODEL
 from kaggle_digits.ensemble import make_ensemble
 from kaggle_digits.errors import KdigitsError
@@ -108,6 +115,7 @@ def submit(
              "and keep the best epoch's weights.")
     ] = None,
     precision: PrecisionOption = None,
+    label_smoothing: LabelSmoothingOption = None,
     jobs: Annotated[int, typer.Option(
         help="Seeded members (best: 3 with its mix) trained at once, in worker processes "
              "sharing the CPU threads (with several GPUs, one each).")] = 1,
@@ -130,7 +138,8 @@ def submit(
                                     out=out, force=force, seed=seed, epochs=epochs,
                                     members=members, mix=mix,
                                     early_stopping=early_stopping,
-                                    precision=precision, jobs=jobs,
+                                    precision=precision,
+                                    label_smoothing=label_smoothing, jobs=jobs,
                                     model_options=parse_options(option) or None,
                                     tta=tta, solution=solution,
                                     upload=upload, message=message, params=params,

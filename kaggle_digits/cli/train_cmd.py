@@ -20,6 +20,7 @@ from rich.table import Table
 
 from kaggle_digits import runs
 from kaggle_digits.cli.app import (
+    LabelSmoothingOption,
     LayerOptions,
     MixOption,
     PrecisionOption,
@@ -131,6 +132,7 @@ def cv(
         help="Test-time augmentation: score each fold's test rows and the holdout by the "
              "mean of every digit and its four 1-pixel shifts.")] = None,
     precision: PrecisionOption = None,
+    label_smoothing: LabelSmoothingOption = None,
     runs_dir: Annotated[Path | None, typer.Option(
         help="Where run folders are created.", show_default=str(WHERE.runs))] = None,
     resume: Annotated[Path | None, typer.Option(
@@ -179,6 +181,7 @@ def cv(
         test_size=test_size, seed=seed, epochs=epochs, members=members, mix=mix,
         batch_size=batch_size, learning_rate=learning_rate, optimizer=optimizer,
         early_stopping=early_stopping, tta=tta, precision=precision,
+        label_smoothing=label_smoothing,
         model_options=parse_options(option) or None, params=params, runs_dir=runs_dir, jobs=jobs,
         threads=threads, name=name)
     # Loading the data and Keras takes seconds: a spinner says so at once, and the plan
@@ -283,6 +286,8 @@ def _print_plan(plan: runs.CVPlan, *, layers: bool = True) -> None:
                   + (f", mean of {training.members} seeds" if training.members > 1 else "")
                   + (f", mixed with {training.mix_members} {training.mix_with} (its own "
                      "recipe) as one member" if training.mix_members else "")
+                  + (f", label smoothing {training.label_smoothing:g}"
+                     if training.label_smoothing else "")
                   + (", 5-view TTA" if training.tta else "")
                   + "".join(f", {k} {v:g}" if isinstance(v, float) else f", {k} {v}"
                             for k, v in training.model_options.items()))
