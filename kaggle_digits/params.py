@@ -22,6 +22,7 @@ from kaggle_digits.train import TrainConfig
 
 FORMAT = "kdigits-params/1"
 NO_MIX = {"mix_with": None, "mix_members": 0}  # what files and runs without these keys did
+NO_SMOOTHING = {"label_smoothing": 0.0}  # likewise, for files from before label smoothing
 # TrainConfig fields a params file sets: the recipe. Not the seed (it belongs to the split
 # and is a command-line choice), and not the preset (that is "model").
 RECIPE_KEYS = tuple(f.name for f in fields(TrainConfig)
@@ -41,8 +42,10 @@ class Params:
 
     def overrides(self) -> dict[str, Any]:
         """Keyword arguments for `train.config_for`: the recipe and the layer options. A
-        file written before recipes could mix in another model's nets trained none."""
-        return {**NO_MIX, **self.recipe, "model_options": dict(self.model_options)}
+        file written before recipes could mix in another model's nets, or smooth labels,
+        trained none (not whatever the preset's recipe says now)."""
+        return {**NO_MIX, **NO_SMOOTHING, **self.recipe,
+                "model_options": dict(self.model_options)}
 
     def split_config(self) -> SplitConfig | None:
         return SplitConfig(**self.split) if self.split else None

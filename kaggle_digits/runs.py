@@ -145,7 +145,9 @@ def net_it_trained(run: Run, training: TrainConfig, what: str) -> TrainConfig:
 
 
 MIX_RECIPE = ("optimizer", "learning_rate", "epochs", "batch_size", "schedule",
-              "validation_split", "model_options")  # the mixed-in preset's own, not the run's
+              "validation_split", "label_smoothing",
+              "model_options")  # the mixed-in preset's own, not the run's
+RECORDED_BEFORE = {"label_smoothing": 0.0}  # what runs from before a recipe key trained with
 
 
 def _mix_recipe(training: TrainConfig) -> dict[str, Any]:
@@ -202,6 +204,8 @@ def check_mix_unchanged(run: Run, training: TrainConfig, what: str) -> None:
                            f"({recorded['mix_parameters']:,} weights then, {now:,} now), so "
                            f"{what} would mix in another net; start a new run")
     then, current = recorded.get("mix_recipe"), _mix_recipe(training)
+    if then is not None:
+        then = {**RECORDED_BEFORE, **then}
     if then is not None and then != current:
         changed = ", ".join(f"{key} {then.get(key)} then, {current[key]} now"
                             for key in MIX_RECIPE if then.get(key) != current[key])

@@ -181,9 +181,10 @@ def _check(config: TrainConfig) -> None:
     if config.precision not in PRECISIONS:
         raise KdigitsError(f"unknown precision {config.precision!r}; choose one of: "
                            + ", ".join(PRECISIONS))
-    if not 0 <= config.label_smoothing < 1:
-        raise KdigitsError(f"--label-smoothing must be at least 0 and below 1, not "
-                           f"{config.label_smoothing:g}")
+    if (not isinstance(config.label_smoothing, int | float)
+            or isinstance(config.label_smoothing, bool) or not 0 <= config.label_smoothing < 1):
+        raise KdigitsError(f"--label-smoothing must be a number at least 0 and below 1, "
+                           f"not {config.label_smoothing!r}")
     if config.early_stopping < 0:
         raise KdigitsError(f"--early-stopping is a patience in epochs (1 or more; 0 = off), "
                            f"not {config.early_stopping}")

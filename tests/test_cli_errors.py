@@ -113,7 +113,7 @@ def test_label_smoothing_outside_zero_to_one_is_refused(kd, sample_files, tmp_pa
         "--test", str(sample_files["test"]), "--out", str(tmp_path / "s.csv")]
     one_error_line(kd(verb, "--model", "mlp", "--train", str(sample_files["train"]),
                       "--label-smoothing", "1", *where),
-                   "--label-smoothing must be at least 0 and below 1, not 1")
+                   "--label-smoothing must be a number at least 0 and below 1, not 1.0")
     assert not list(tmp_path.iterdir())  # refused before a run folder or a file
 
 

@@ -360,9 +360,17 @@ def test_label_smoothing_trains_towards_softer_targets(small: tuple, tmp_path: P
     assert smoothed.history[-1]["val_accuracy"] == pytest.approx(accuracy, abs=1e-6)
     loaded = train.load_trained(smoothed.save(tmp_path / "fold-1.keras"))
     np.testing.assert_allclose(loaded.predict_proba(x_test), proba, atol=1e-6)
-    for wrong in (1.0, -0.1):
-        with pytest.raises(KdigitsError, match="--label-smoothing must be at least 0 and "
-                                               "below 1"):
+    for wrong in (1.0, -0.1, "0.1", True):  # a RECIPE or params file may hold anything
+        with pytest.raises(KdigitsError, match="--label-smoothing must be a number at least 0 "
+                                               "and below 1"):
             train.config_for("mlp", label_smoothing=wrong)
     with pytest.raises(KdigitsError, match="--label-smoothing apply to Keras models only"):
         train.config_for("knn", label_smoothing=0.1)
+
+
+def test_label_smoothing_leaves_the_mixed_in_nets_their_own_recipe() -> None:
+    config = train.config_for("best", label_smoothing=0.1)
+    nets = [train._member_recipe(train.get_model("best"), config, member)
+            for member in range(1, train.member_count(config) + 1)]
+    assert [(net.name, recipe.label_smoothing) for net, recipe, _ in nets] == [
+        ("best", 0.1), ("cnn-fast", 0.0), ("cnn-fast", 0.0)]

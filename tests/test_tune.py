@@ -295,6 +295,7 @@ def test_a_params_file_from_before_mixes_trains_no_mix_and_a_new_one_keeps_its_o
                                "recipe": {"epochs": 7, "members": 1}}))
     config = train.config_for("best", **params.load(old).overrides())
     assert (config.epochs, config.mix_with, config.mix_members) == (7, None, 0)
+    assert config.label_smoothing == 0  # nor did it smooth labels, whatever a recipe says now
     new = tmp_path / "new.json"
     new.write_text(json.dumps(params.record(train.config_for("best", epochs=7))))
     config = train.config_for("best", **params.load(new).overrides())

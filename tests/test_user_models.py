@@ -194,7 +194,11 @@ def test_a_run_mixing_in_a_preset_that_changed_since_is_refused(kd, tmp_path, sa
     assert config["mix_parameters"] == 672_778  # mlp-fast's weights
     assert config["mix_recipe"] == {"optimizer": "adam", "learning_rate": 3e-3, "epochs": 8,
                                     "batch_size": 256, "schedule": "cosine",
-                                    "validation_split": 0.0, "model_options": {}}
+                                    "validation_split": 0.0, "label_smoothing": 0.0,
+                                    "model_options": {}}
+    before = {k: v for k, v in config["mix_recipe"].items() if k != "label_smoothing"}
+    config_path.write_text(json.dumps({**config, "mix_recipe": before}))  # recorded before it
+    assert runs.resume_cv(plan.run_dir).training.mix_with == "mlp-fast"
     config_path.write_text(json.dumps({**config, "mix_parameters": 600_000}))
     code, _, err = kd("cv", "--resume", str(plan.run_dir))
     assert code == 2 and err.strip() == (

@@ -115,7 +115,8 @@ PrecisionOption = Annotated[str | None, typer.Option(
 LabelSmoothingOption = Annotated[float | None, typer.Option(
     metavar="S", show_default="the recipe's: 0",
     help="Train towards 1 - S + S/10 for the label and S/10 for each other digit "
-         "(Keras' label_smoothing; 0.1 is common), not 1 and 0.")]
+         "(Keras' label_smoothing; 0.1 is common), not 1 and 0; --mix nets keep their "
+         "own recipe.")]
 
 # `--mix PRESET:N`, likewise for cv and submit (train.TrainConfig.mix_with, mix_members).
 MixOption = Annotated[str | None, typer.Option(
