@@ -369,8 +369,10 @@ def test_label_smoothing_trains_towards_softer_targets(small: tuple, tmp_path: P
 
 
 def test_label_smoothing_leaves_the_mixed_in_nets_their_own_recipe() -> None:
-    config = train.config_for("best", label_smoothing=0.1)
+    config = train.config_for("best", label_smoothing=0.3)
     nets = [train._member_recipe(train.get_model("best"), config, member)
             for member in range(1, train.member_count(config) + 1)]
+    own = train.config_for("cnn-fast").label_smoothing
+    assert own != 0.3
     assert [(net.name, recipe.label_smoothing) for net, recipe, _ in nets] == [
-        ("best", 0.1), ("cnn-fast", 0.0), ("cnn-fast", 0.0)]
+        ("best", 0.3), ("cnn-fast", own), ("cnn-fast", own)]

@@ -296,6 +296,10 @@ def test_a_params_file_from_before_mixes_trains_no_mix_and_a_new_one_keeps_its_o
     config = train.config_for("best", **params.load(old).overrides())
     assert (config.epochs, config.mix_with, config.mix_members) == (7, None, 0)
     assert config.label_smoothing == 0  # nor did it smooth labels, whatever a recipe says now
+    old.write_text(json.dumps({"format": "kdigits-params/1", "model": "cnn-fast",
+                               "recipe": {"epochs": 7}}))
+    assert train.config_for("cnn-fast").label_smoothing > 0  # the recipe since 2026-12-07
+    assert train.config_for("cnn-fast", **params.load(old).overrides()).label_smoothing == 0
     new = tmp_path / "new.json"
     new.write_text(json.dumps(params.record(train.config_for("best", epochs=7))))
     config = train.config_for("best", **params.load(new).overrides())

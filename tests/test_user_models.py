@@ -212,10 +212,15 @@ def test_a_run_mixing_in_a_preset_that_changed_since_is_refused(kd, tmp_path, sa
         f"error: mlp-fast's recipe, mixed in, has changed since {plan.run_dir} started "
         "(epochs 6 then, 8 now), so its remaining folds would mix in nets trained another "
         "way; start a new run")
-    # a run from before kdigits recorded the mixed-in nets resumes as it did
-    config_path.write_text(json.dumps({key: value for key, value in config.items()
-                                       if not key.startswith("mix_")}))
-    assert runs.resume_cv(plan.run_dir).training.mix_with == "mlp-fast"
+    # a run from before kdigits recorded the mixed-in nets resumes as it did, and one from
+    # before label smoothing resumes unsmoothed (cnn-fast's recipe smooths since)
+    assert config["training"]["label_smoothing"] > 0
+    training = {k: v for k, v in config["training"].items() if k != "label_smoothing"}
+    config_path.write_text(json.dumps({**{key: value for key, value in config.items()
+                                          if not key.startswith("mix_")},
+                                       "training": training}))
+    resumed = runs.resume_cv(plan.run_dir).training
+    assert (resumed.mix_with, resumed.label_smoothing) == ("mlp-fast", 0)
 
 
 def test_example_file_trains_a_scikit_learn_baseline(kd, tmp_path, sample_files):
