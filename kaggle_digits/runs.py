@@ -48,7 +48,7 @@ from kaggle_digits.fileio import (
 from kaggle_digits.locations import locations
 from kaggle_digits.models import options_building
 from kaggle_digits.parallel import Event, run_in_workers, threads_per_job
-from kaggle_digits.params import Params
+from kaggle_digits.params import NO_SMOOTHING, Params
 from kaggle_digits.params import load_for as load_params_for
 from kaggle_digits.splits import HOLDOUT_FOLD, Split, SplitConfig, make_split
 from kaggle_digits.stats import ConfusionStats, confusion_stats
@@ -147,7 +147,6 @@ def net_it_trained(run: Run, training: TrainConfig, what: str) -> TrainConfig:
 MIX_RECIPE = ("optimizer", "learning_rate", "epochs", "batch_size", "schedule",
               "validation_split", "label_smoothing",
               "model_options")  # the mixed-in preset's own, not the run's
-RECORDED_BEFORE = {"label_smoothing": 0.0}  # what runs from before a recipe key trained with
 
 
 def _mix_recipe(training: TrainConfig) -> dict[str, Any]:
@@ -203,10 +202,11 @@ def check_mix_unchanged(run: Run, training: TrainConfig, what: str) -> None:
         raise KdigitsError(f"{mixed}, mixed in, has changed since {run.path} started "
                            f"({recorded['mix_parameters']:,} weights then, {now:,} now), so "
                            f"{what} would mix in another net; start a new run")
-    then, current = recorded.get("mix_recipe"), _mix_recipe(training)
-    if then is not None:
-        then = {**RECORDED_BEFORE, **then}
-    if then is not None and then != current:
+    if recorded.get("mix_recipe") is None:
+        return
+    then = {**NO_SMOOTHING, **recorded["mix_recipe"]}  # runs from before smoothed none
+    current = _mix_recipe(training)
+    if then != current:
         changed = ", ".join(f"{key} {then.get(key)} then, {current[key]} now"
                             for key in MIX_RECIPE if then.get(key) != current[key])
         raise KdigitsError(f"{mixed}'s recipe, mixed in, has changed since {run.path} started "
