@@ -71,7 +71,8 @@ class Recipe:
         if self.members > 1:
             parts.append(f"mean of {self.members} seeds")
         if self.mix_members:
-            parts.append(f"mixed with {self.mix_members} {self.mix_with} as one member")
+            parts.append(f"mixed with {self.mix_members} {self.mix_with} (its own recipe) as "
+                         "one member")
         if self.tta:
             parts.append("5-view TTA")
         return ", ".join(parts)

@@ -26,7 +26,7 @@ from kaggle_digits.constants import N_CLASSES
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.fileio import atomic_output, write_bytes
 from kaggle_digits.interrupts import keeping_ctrl_c, raise_if_pressed
-from kaggle_digits.models import PRECISIONS, Preset, keras_module, multiply_adds
+from kaggle_digits.models import PRECISIONS, Preset, Recipe, keras_module, multiply_adds
 from kaggle_digits.predict import tta_images, tta_views
 from kaggle_digits.user_models import get_model
 
@@ -68,6 +68,11 @@ class TrainConfig:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+    def recipe(self) -> Recipe:
+        """The recipe these settings amount to, so that a plan line and `kdigits models`
+        describe it in the same words."""
+        return Recipe(**{name: getattr(self, name) for name in Recipe.__dataclass_fields__})
 
 
 def parse_mix(text: str) -> dict[str, Any]:

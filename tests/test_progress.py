@@ -189,6 +189,7 @@ def test_piped_cv_prints_plain_lines_and_verbose_shows_everything(
     assert [e[0] for e in EPOCH.findall(out)] == ["1", "2", "1", "2"], out
     assert "fold 2/2: training on 675 rows" in out and "fold 2/2  accuracy" in out
     assert "mlp: layers" in out and "Cross-validation by fold" in out
+    assert "\nrecipe: rmsprop lr 0.001, 2 epochs, batch 128\n" in out  # --epochs 2 on top
     # --verbose: caret's by-class block with every statistic (--mode everything).
     by_class = out[out.index("Statistics by Class:"):]
     assert "Sensitivity" in by_class and "F1" in by_class and "Recall" in by_class

@@ -14,6 +14,7 @@ import pytest
 
 from kaggle_digits import predict, runs, submit, train
 from kaggle_digits.errors import KdigitsError
+from kaggle_digits.models import PRESETS
 from kaggle_digits.splits import HOLDOUT_FOLD, SplitConfig, make_split
 
 
@@ -57,6 +58,17 @@ def test_config_for_applies_overrides_and_refuses_nonsense() -> None:
         train.config_for("mlp", optimizer="adamm")
     with pytest.raises(KdigitsError, match="--batch-size must be 1 or more"):
         train.config_for("mlp", batch_size=0)
+
+
+def test_a_config_describes_its_recipe_as_the_preset_list_does() -> None:
+    """The cv plan line and `kdigits models` both print `Recipe.describe`, so the config a
+    run records must give back the very recipe of its preset, overrides on top."""
+    for name, preset in PRESETS.items():
+        if preset.is_keras:
+            assert train.config_for(name).recipe() == preset.recipe, name
+    smoothed = train.config_for("best", label_smoothing=0.2, epochs=3).recipe().describe()
+    assert smoothed == ("adam lr 0.002, 3 epochs, batch 128, cosine, label smoothing 0.2, "
+                        "mixed with 2 cnn-fast (its own recipe) as one member, 5-view TTA")
 
 
 def test_test_time_augmentation_is_in_the_recipes_it_was_measured_to_help() -> None:

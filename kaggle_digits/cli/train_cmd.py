@@ -280,17 +280,9 @@ def _print_plan(plan: runs.CVPlan, *, layers: bool = True) -> None:
         from kaggle_digits import backend
 
         console.print(f"backend: {backend.name()} on {backend.device()}", highlight=False)
-        recipe = (f"{training.optimizer} lr {training.learning_rate:g}, "
-                  f"{plural(training.epochs, 'epoch')}, batch {training.batch_size}, "
-                  f"{training.schedule} schedule"
-                  + (f", mean of {training.members} seeds" if training.members > 1 else "")
-                  + (f", mixed with {training.mix_members} {training.mix_with} (its own "
-                     "recipe) as one member" if training.mix_members else "")
-                  + (f", label smoothing {training.label_smoothing:g}"
-                     if training.label_smoothing else "")
-                  + (", 5-view TTA" if training.tta else "")
-                  + "".join(f", {k} {v:g}" if isinstance(v, float) else f", {k} {v}"
-                            for k, v in training.model_options.items()))
+        options = [f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+                   for k, v in training.model_options.items()]
+        recipe = ", ".join([training.recipe().describe(), *options])
         console.print(f"recipe: {recipe}", highlight=False)
 
 
