@@ -57,13 +57,15 @@ class Recipe:
     mix_members: int = 0
 
     def describe(self) -> str:
+        """One line for `kdigits models` and `kdigits cv`'s plan, so the two never word a
+        recipe apart; a schedule left out is the constant one."""
         if self.optimizer is None:
             return "scikit-learn fit on pixels/255"
         lr = f" lr {self.learning_rate:g}" if self.learning_rate is not None else ""
         epochs = f"{self.epochs} epoch{'' if self.epochs == 1 else 's'}"
         parts = [f"{self.optimizer}{lr}", epochs, f"batch {self.batch_size}"]
         if self.schedule != "constant":
-            parts.append(self.schedule)
+            parts.append(f"{self.schedule} schedule")
         if self.validation_split:
             parts.append(f"validation split {self.validation_split:g}")
         if self.label_smoothing:
@@ -71,8 +73,8 @@ class Recipe:
         if self.members > 1:
             parts.append(f"mean of {self.members} seeds")
         if self.mix_members:
-            parts.append(f"mixed with {self.mix_members} {self.mix_with} (its own recipe) as "
-                         "one member")
+            parts.append(f"mixed with {self.mix_members} {self.mix_with} ({self.mix_with}'s "
+                         "own recipe) as one member")
         if self.tta:
             parts.append("5-view TTA")
         return ", ".join(parts)

@@ -61,14 +61,16 @@ def test_config_for_applies_overrides_and_refuses_nonsense() -> None:
 
 
 def test_a_config_describes_its_recipe_as_the_preset_list_does() -> None:
-    """The cv plan line and `kdigits models` both print `Recipe.describe`, so the config a
-    run records must give back the very recipe of its preset, overrides on top."""
+    """The cv plan line and `kdigits models` both print `Recipe.describe`: a config gives
+    back its preset's recipe (`settle` changes none of it), and the line names every
+    override."""
     for name, preset in PRESETS.items():
         if preset.is_keras:
             assert train.config_for(name).recipe() == preset.recipe, name
     smoothed = train.config_for("best", label_smoothing=0.2, epochs=3).recipe().describe()
-    assert smoothed == ("adam lr 0.002, 3 epochs, batch 128, cosine, label smoothing 0.2, "
-                        "mixed with 2 cnn-fast (its own recipe) as one member, 5-view TTA")
+    assert smoothed == ("adam lr 0.002, 3 epochs, batch 128, cosine schedule, label smoothing "
+                        "0.2, mixed with 2 cnn-fast (cnn-fast's own recipe) as one member, "
+                        "5-view TTA")
 
 
 def test_test_time_augmentation_is_in_the_recipes_it_was_measured_to_help() -> None:
