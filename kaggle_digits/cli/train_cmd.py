@@ -280,9 +280,10 @@ def _print_plan(plan: runs.CVPlan, *, layers: bool = True) -> None:
         from kaggle_digits import backend
 
         console.print(f"backend: {backend.name()} on {backend.device()}", highlight=False)
-        options = [f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
-                   for k, v in training.model_options.items()]
-        recipe = ", ".join([training.recipe().describe(), *options])
+        from kaggle_digits.report import describe_settings  # layer options as compare words them
+
+        recipe = ", ".join(filter(None, [training.recipe().describe(),
+                                         describe_settings(training.model_options)]))
         console.print(f"recipe: {recipe}", highlight=False)
 
 
