@@ -113,7 +113,7 @@ class Preset:
             built = self.build(**options)
             if precision != "float32" and isinstance(built, list):
                 built[-1].dtype_policy = "float32"
-            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", name or self.name).strip("_")
+            name = keras_name(name or self.name)
             if isinstance(built, keras.Model):
                 inputs = keras.Input(tuple(built.input_shape[1:]))
                 return compile_augmentation(keras.Model(inputs, built(inputs), name=name))
@@ -128,6 +128,12 @@ class Preset:
         if self.name in PARAMETER_COUNTS and {**self.options(), **options} == self.options():
             return PARAMETER_COUNTS[self.name]
         return self.keras_model(**options).count_params()
+
+
+def keras_name(label: str) -> str:
+    """``label`` as a name Keras accepts for a model: a model file's path has slashes and a
+    colon (``runs/mine.py:tiny``), which Keras refuses, and only when it builds the model."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_")
 
 
 def multiply_adds(model: Any) -> int:

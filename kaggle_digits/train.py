@@ -26,7 +26,7 @@ from kaggle_digits.constants import N_CLASSES
 from kaggle_digits.errors import KdigitsError
 from kaggle_digits.fileio import atomic_output, write_bytes
 from kaggle_digits.interrupts import keeping_ctrl_c, raise_if_pressed
-from kaggle_digits.models import PRECISIONS, Preset, Recipe, keras_module, multiply_adds
+from kaggle_digits.models import PRECISIONS, Preset, Recipe, keras_module, keras_name, multiply_adds
 from kaggle_digits.predict import tta_images, tta_views
 from kaggle_digits.user_models import get_model
 
@@ -356,7 +356,7 @@ def _averaged(trained: TrainedModel) -> Any:
     if trained.mixed:
         cut = len(outputs) - trained.mixed
         outputs = [*outputs[:cut], mean(outputs[cut:])]
-    return keras.Model(inputs, mean(outputs), name=trained.preset)
+    return keras.Model(inputs, mean(outputs), name=keras_name(trained.preset))
 
 
 def _fed(keras: Any, member: Any, inputs: Any) -> Any:

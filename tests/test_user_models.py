@@ -138,6 +138,32 @@ def test_cv_and_submit_with_your_own_model(kd, tmp_path, sample_files, model_fil
     assert code == 2 and "has changed since" in err
 
 
+def test_your_model_with_several_members_is_saved_and_reused(kd, tmp_path, sample_files,
+                                                           model_file):
+    """Members are averaged into one saved model per fold, named after the file: Keras
+    refuses a model name with the file's slashes, which once stopped `cv --members 2` with a
+    traceback after all its training."""
+    runs_dir = tmp_path / "runs"
+    code, out, err = kd("cv", "--model", f"{model_file}:tiny", "--members", "2", "--train",
+                        str(sample_files["train"]), "--folds", "2", "--epochs", "1",
+                        "--runs-dir", str(runs_dir))
+    assert code == 0, out + err
+    (run,) = runs_dir.iterdir()
+    from kaggle_digits.models import keras_module
+
+    saved = keras_module().saving.load_model(run / "models" / "fold-1.keras")
+    assert saved.name == f"{model_file}:tiny".replace("/", "_").replace(":", "_").strip("_")
+    assert len(saved.layers) == 4  # input, the two members, their average
+
+    out = tmp_path / "members.csv"
+    code, shown, err = kd("submit", "--run", str(run), "--test", str(sample_files["test"]),
+                          "--train", str(sample_files["train"]), "--out", str(out),
+                          "--solution", str(sample_files["solution"]))
+    assert code == 0, shown + err
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["score"]["accuracy"] > 0.7  # a tiny MLP, 1 epoch, 1,350 rows
+
+
 def test_a_run_mixing_in_your_model_keeps_it_and_refuses_another(kd, tmp_path, sample_files,
                                                                   model_file):
     """The mixed-in net is recorded as the main one is (weight count, file, its text), and
