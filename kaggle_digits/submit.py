@@ -34,7 +34,16 @@ from kaggle_digits.locations import locations
 from kaggle_digits.models import keras_module
 from kaggle_digits.params import load_for as load_params_for
 from kaggle_digits.predict import Advance, Predictor, average_probabilities, tta_views
-from kaggle_digits.runs import Run, check_mix_unchanged, check_name, load_run, net_it_trained
+from kaggle_digits.runs import (
+    MIX_SOURCE,
+    MODEL_SOURCE,
+    Run,
+    check_mix_unchanged,
+    check_name,
+    load_run,
+    net_it_trained,
+    refuse_changed_file,
+)
 from kaggle_digits.stats import ConfusionStats, confusion_stats
 from kaggle_digits.submission_file import read_label_file, write_submission
 from kaggle_digits.train import (
@@ -47,7 +56,7 @@ from kaggle_digits.train import (
     parse_mix,
     settle,
 )
-from kaggle_digits.user_models import get_model, model_file, short_name
+from kaggle_digits.user_models import get_model, layer_classes, model_file, short_name
 from kaggle_digits.version import __version__
 
 if TYPE_CHECKING:
@@ -93,11 +102,16 @@ def train_full(config: TrainConfig, pixels: np.ndarray, labels: np.ndarray, *,
 
 
 def run_models(run: Run) -> list[Predictor]:
-    """Load a cross-validation run's finished fold models, ready to average."""
+    """Load a cross-validation run's finished fold models, ready to average. Layer classes
+    of the user's model come from the run's copy of its file, the text that trained them."""
     paths = run.model_paths
     if not paths:
         raise KdigitsError(f"{run.path} has no finished fold models to predict with")
-    return [load_trained(path).predict_proba for path in paths]
+    custom: dict[str, type] = {}
+    for copy in (MODEL_SOURCE, MIX_SOURCE):
+        if (run.path / copy).is_file():
+            custom.update(layer_classes(run.path / copy))
+    return [load_trained(path, custom or None).predict_proba for path in paths]
 
 
 # ---------------------------------------------------------------------------------------
@@ -363,7 +377,10 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
                         if cv_run is not None else tuned_overrides.get("model_options", {}))
             given["model_options"] = {**recorded, **config.model_options}
         training = training_config(name, {**tuned_overrides, **given}, cv_run)
-        if cv_run is not None and not config.model_options:
+        if cv_run is not None and cv_run.config.get("model_file"):
+            refuse_changed_file(cv_run, model_file(name), cv_run.config["model_file"],
+                                MODEL_SOURCE)
+        elif cv_run is not None and not config.model_options:
             training = net_it_trained(cv_run, training, "the refit")
         if cv_run is not None and config.mix is None:
             check_mix_unchanged(cv_run, training, "the refit")
@@ -392,21 +409,17 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
                          params=str(config.params) if config.params else None,
                          train=file_record(train_path, train.sha256),
                          test=file_record(test_path, test.sha256))
-    keras = get_model(name).is_keras
+    if training is not None:  # trains now, from today's files
+        keras = get_model(name).is_keras
+        trains = training.to_json()
+    else:  # the cv run's fold models predict, trained as it recorded: its file may be gone
+        assert cv_run is not None
+        keras = cv_run.config.get("kind") != "sklearn"
+        trains = cv_run.config.get("training") or {}
     if keras:
         keras_module()  # quietly, before the backend's library is asked for its device
     record.update(backend.record(keras))
-    user_file = model_file(name)
-    if user_file is not None:  # the user's own model: which file, its hash and its text
-        record["model_file"] = {**user_file.to_json(), "source": user_file.source}
-    if training is not None:
-        trains = training.to_json()
-    else:  # the cv run's fold models predict, trained as it recorded
-        assert cv_run is not None
-        trains = cv_run.config.get("training") or {}
-    mixed_file = model_file(str(trains["mix_with"])) if trains.get("mix_members") else None
-    if mixed_file is not None:  # and the user's model mixed in (refit or fold models) alike
-        record["mix_model_file"] = {**mixed_file.to_json(), "source": mixed_file.source}
+    record.update(_model_file_records(name, trains, cv_run if training is None else None))
     notes = []
     if cv_run is not None and training is not None:
         recorded_sha = (cv_run.config.get("data") or {}).get("train_sha256")
@@ -415,6 +428,21 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
                          "cross-validated on (SHA-256 differs)")
     return SubmitPlan(config, name, out, train_path, test_path, train, test, cv_run, training,
                       solution, record, notes)
+
+
+def _model_file_records(name: str, trains: dict[str, Any], run: Run | None) -> dict:
+    """The user's model file (and one mixed in) as the submission's record keeps it: which
+    file, its hash and its text. A submission from a run's fold models records the files
+    the run kept, which trained them, whatever has become of the originals since."""
+    if run is not None:
+        return {key: {**{k: v for k, v in run.config[key].items() if k != "copy"},
+                      "source": (run.path / copy).read_text(encoding="utf-8", errors="replace")}
+                for key, copy in (("model_file", MODEL_SOURCE), ("mix_model_file", MIX_SOURCE))
+                if run.config.get(key) and (run.path / copy).is_file()}
+    mixed = str(trains["mix_with"]) if trains.get("mix_members") else None
+    found = {"model_file": model_file(name), "mix_model_file": model_file(mixed) if mixed else None}
+    return {key: {**file.to_json(), "source": file.source}
+            for key, file in found.items() if file is not None}
 
 
 def plan_models(plan: SubmitPlan, progress: Progress | None = None) -> list[Predictor]:

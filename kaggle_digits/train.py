@@ -366,8 +366,10 @@ def _fed(keras: Any, member: Any, inputs: Any) -> Any:
     return member(keras.layers.Reshape(tuple(member.input_shape[1:]))(inputs))
 
 
-def load_trained(path: str | os.PathLike[str]) -> TrainedModel:
-    """Read a model written by `TrainedModel.save`."""
+def load_trained(path: str | os.PathLike[str],
+                 custom_objects: dict[str, type] | None = None) -> TrainedModel:
+    """Read a model written by `TrainedModel.save`; ``custom_objects`` are the layer
+    classes of the user's model file that it holds (`user_models.layer_classes`)."""
     path = Path(path)
     if not path.is_file():
         raise KdigitsError(f"{path}: no such model file")
@@ -375,7 +377,8 @@ def load_trained(path: str | os.PathLike[str]) -> TrainedModel:
         if path.suffix == ".keras":
             import kaggle_digits.augment  # noqa: F401  (registers kdigits' own layers)
 
-            model = keras_module().saving.load_model(path, compile=False)
+            model = keras_module().saving.load_model(path, compile=False,
+                                                     custom_objects=custom_objects)
             backend.compile_augmentation(model)
             return TrainedModel(preset=model.name, members=[model])
         if path.suffix == ".joblib":
@@ -383,8 +386,10 @@ def load_trained(path: str | os.PathLike[str]) -> TrainedModel:
 
             saved = joblib.load(path)
             return TrainedModel(preset=saved["preset"], members=saved["members"])
-    except (OSError, ValueError, KeyError, EOFError) as error:
-        raise KdigitsError(f"{path}: not a readable kdigits model ({error})") from None
+    except (OSError, ValueError, KeyError, EOFError, TypeError) as error:
+        text = str(error).strip().splitlines()  # Keras' own can run to a page of config
+        raise KdigitsError(f"{path}: not a readable kdigits model "
+                           f"({text[0] if text else type(error).__name__})") from None
     raise KdigitsError(f"{path}: expected a .keras or .joblib model file")
 
 

@@ -19,6 +19,7 @@ import hashlib
 import importlib
 import importlib.util
 import inspect
+import re
 import sys
 from dataclasses import dataclass, fields
 from functools import cache
@@ -133,6 +134,16 @@ class UserPreset(Preset):
                 if p.default is not inspect.Parameter.empty}
 
 
+def layer_classes(path: Path) -> dict[str, type]:
+    """The Keras layer and model classes a model file (or a run's copy of it) defines: Keras
+    reloads a saved model holding the user's own classes only when it is handed them."""
+    keras = keras_module()
+    module, _ = _import(f"{path}:", str(path))
+    return {name: value for name, value in vars(module).items()
+            if isinstance(value, type) and issubclass(value, keras.layers.Layer)
+            and value.__module__ == module.__name__}
+
+
 def _module_name(path: str) -> str:
     return "kdigits_user_model_" + hashlib.sha256(path.encode()).hexdigest()[:12]
 
@@ -170,7 +181,8 @@ def _describe(error: BaseException, path: Path | None = None) -> str:
         frames = [f for f in _frames(error) if Path(f.filename).resolve() == path.resolve()]
         line = frames[-1].lineno if frames else None
     where = f" (line {line})" if line else ""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    said = error.msg if isinstance(error, SyntaxError) and error.msg else str(error)  # no
+    text = said.strip().splitlines()[0] if said.strip() else ""  # "(file, line N)" twice
     return f"{type(error).__name__}{': ' + text if text else ''}{where}"
 
 
@@ -238,4 +250,32 @@ def _check_keras(spec: str, built: Any) -> str:
         raise KdigitsError(f"--model {spec}: output shape {outputs}; kdigits needs "
                            f"{N_CLASSES} class probabilities, e.g. "
                            "Dense(10, activation='softmax') last")
+    _check_names(spec, model)
+    _check_probabilities(spec, model, inputs)
     return INPUT_SHAPES[inputs]
+
+
+# TensorFlow opens a name scope per model and layer when it trains, and refuses any other
+# character there: a name like "my net" builds, then stops training with a traceback.
+SCOPE_NAME = re.compile(r"[A-Za-z0-9_.\\/>-]*")
+
+
+def _check_names(spec: str, model: Any) -> None:
+    for part in [model, *model._flatten_layers(include_self=False)]:
+        if not SCOPE_NAME.fullmatch(part.name):
+            raise KdigitsError(f"--model {spec}: TensorFlow cannot train a layer or model "
+                               f"named {part.name!r}; use letters, digits, '_', '.' and '-'")
+
+
+def _check_probabilities(spec: str, model: Any, inputs: tuple) -> None:
+    """Probabilities, not scores: kdigits trains with cross-entropy on probabilities and
+    averages members and views, which scores (logits) would make meaningless."""
+    import numpy as np
+
+    probe = np.random.default_rng(0).random((4, *inputs), dtype=np.float32)
+    out = np.asarray(keras_module().ops.convert_to_numpy(model(probe, training=False)))
+    sums = out.sum(axis=1)
+    if out.min() < -1e-6 or np.abs(sums - 1).max() > 1e-3:
+        raise KdigitsError(f"--model {spec}: its outputs are not class probabilities (a "
+                           f"row sums to {sums[np.argmax(np.abs(sums - 1))]:.3g}); end with "
+                           "Dense(10, activation='softmax')")

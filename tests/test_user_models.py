@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -85,6 +88,11 @@ def test_an_edited_file_is_imported_afresh(model_file):
     ("def tiny():\n    return 42\n", "tiny", r"returned int; return a list of Keras layers"),
     ("RECIPE = {'epoch': 3}\ndef tiny():\n    return []\n", "tiny",
      r"unknown RECIPE keys epoch"),
+    ("import keras\ndef tiny():\n    return keras.Sequential([keras.Input((784,)), "
+     "keras.layers.Dense(10, activation='softmax')], name='my net')\n", "tiny",
+     r"TensorFlow cannot train a layer or model named 'my net'"),
+    ("import keras\ndef tiny():\n    return [keras.Input((784,)), keras.layers.Dense(10)]\n",
+     "tiny", r"outputs are not class probabilities .*Dense\(10, activation='softmax'\)"),
 ])
 def test_a_broken_model_file_is_one_clear_line(tmp_path, source, function, message):
     path = tmp_path / "broken.py"
@@ -93,6 +101,7 @@ def test_a_broken_model_file_is_one_clear_line(tmp_path, source, function, messa
     with pytest.raises(KdigitsError, match=message) as caught:
         user_models.get_model(f"{path}:{function}")
     assert "\n" not in str(caught.value)
+    assert len(re.findall(r"line \d", str(caught.value))) <= 1  # a syntax error's line once
 
 
 def test_cli_refuses_a_broken_model_before_any_run_folder(kd, tmp_path, sample_files):
@@ -162,6 +171,59 @@ def test_your_model_with_several_members_is_saved_and_reused(kd, tmp_path, sampl
     assert code == 0, shown + err
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["score"]["accuracy"] > 0.7  # a tiny MLP, 1 epoch, 1,350 rows
+
+
+HALVES = '''
+import keras
+from keras import layers
+
+RECIPE = {"optimizer": "adam", "learning_rate": 3e-3, "epochs": 1, "batch_size": 64}
+
+
+class Halve(layers.Layer):
+    """A layer class of the user's own, not registered with Keras."""
+
+    def call(self, x):
+        return x * 0.5
+
+
+def halved():
+    return [keras.Input((784,)), Halve(), layers.Dense(32, activation="relu"),
+            layers.Dense(10, activation="softmax")]
+'''
+
+
+def test_a_runs_fold_models_predict_with_the_file_the_run_kept(kd, tmp_path, sample_files):
+    """The fold models of a run hold the user's own layer class, which Keras finds in the
+    run's copy of the file: `submit --run` predicts with them after the file is edited or
+    gone, and records the copy; a refit from the edited file is refused, as a resume is."""
+    path = tmp_path / "halves.py"
+    path.write_text(HALVES)
+    runs = tmp_path / "runs"
+    code, out, err = kd("cv", "--model", f"{path}:halved", "--train",
+                        str(sample_files["train"]), "--folds", "2", "--runs-dir", str(runs))
+    assert code == 0, out + err
+    (run,) = runs.iterdir()
+    data = ("--train", str(sample_files["train"]), "--test", str(sample_files["test"]),
+            "--solution", str(sample_files["solution"]))
+
+    path.write_text(HALVES + "\n# edited since\n")
+    code, shown, err = kd("submit", "--run", str(run), *data, "--out", str(tmp_path / "a.csv"))
+    assert code == 0, shown + err
+    record = json.loads((tmp_path / "a.json").read_text())
+    assert record["model_file"]["source"] == HALVES
+    assert record["model_file"]["sha256"] == hashlib.sha256(HALVES.encode()).hexdigest()
+    assert record["score"]["accuracy"] > 0.5  # 1 epoch on 1,500 rows: learnt, not guessed
+    code, _, err = kd("submit", "--run", str(run), "--refit", *data,
+                      "--out", str(tmp_path / "refit.csv"))
+    assert code == 2 and err.startswith(f"error: {path} has changed since {run}")
+    assert not (tmp_path / "refit.csv").exists()
+
+    path.unlink()
+    code, shown, err = kd("submit", "--run", str(run), *data, "--out", str(tmp_path / "b.csv"))
+    assert code == 0, shown + err
+    np.testing.assert_array_equal(np.load(tmp_path / "b.probs.npy"),
+                                  np.load(tmp_path / "a.probs.npy"))
 
 
 def test_a_run_mixing_in_your_model_keeps_it_and_refuses_another(kd, tmp_path, sample_files,
