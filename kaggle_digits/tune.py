@@ -168,7 +168,8 @@ def resolve_model(text: str) -> Tunable:
     preset = get_model(text)
     if not preset.is_keras:
         raise KdigitsError(f"{text} is a scikit-learn baseline; kdigits tune searches Keras "
-                           "presets: " + ", ".join(n for n, p in PRESETS.items() if p.is_keras))
+                           "models: " + ", ".join(n for n, p in PRESETS.items() if p.is_keras)
+                           + ", or your own FILE.py:FUNCTION returning Keras layers")
     space = getattr(preset, "space", None) or default_space(preset)  # a file's own SPACE
     return check_space(Tunable(text, preset, space))
 

@@ -86,7 +86,7 @@ def _file_sha(spec: str) -> str:
 @cache
 def _load(spec: str, _sha: str) -> Preset:
     target, _, function_name = spec.rpartition(":")
-    if not target or not function_name.isidentifier():
+    if not target or not function_name.isidentifier() or ".py:" in target:
         raise KdigitsError(f"--model {spec!r}: expected FILE.py:FUNCTION or "
                            "package.module:FUNCTION")
     module, path = _import(spec, target)

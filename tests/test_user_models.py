@@ -88,6 +88,7 @@ def test_an_edited_file_is_imported_afresh(model_file):
     ("def tiny():\n    return 42\n", "tiny", r"returned int; return a list of Keras layers"),
     ("RECIPE = {'epoch': 3}\ndef tiny():\n    return []\n", "tiny",
      r"unknown RECIPE keys epoch"),
+    ("def tiny():\n    return []\n", "tiny:extra", r"expected FILE.py:FUNCTION or"),
     ("import keras\ndef tiny():\n    return keras.Sequential([keras.Input((784,)), "
      "keras.layers.Dense(10, activation='softmax')], name='my net')\n", "tiny",
      r"TensorFlow cannot train a layer or model named 'my net'"),
