@@ -103,7 +103,9 @@ LAYER_SPACES: dict[str, Space] = {
 # Layer options deliberately left out of a preset's default space, with the reason.
 NOT_SEARCHED = {"best": {"elastic": "on top of best's own augmentation: harmful at Simard's "
                                     "34/4, no gain gentler (bench/README.md)",
-                         "elastic_sigma": "only matters with elastic on"}}
+                         "elastic_sigma": "only matters with elastic on"},
+                "cnn-fast": {"deskew": "a net that errs elsewhere, for mixing: alone no more "
+                                       "accurate (bench/README.md)"}}
 KNOB_HELP = {
     "learning_rate": "peak learning rate (a decade either side of the recipe's)",
     "optimizer": "optimizers on the recipe's learning-rate scale",
