@@ -12,6 +12,10 @@ and prints each run and the mix with caret's exact 95% confidence interval.
     kdigits cv --model cnn-fast --members 2 --folds 1 --seed 7 --runs-dir R
     python bench/mixed_cv.py R/<best run> R/<cnn-fast run>
 
+``--weights 2,1`` adds a mix with each run's say given: a `best` run (Deotte's net and its
+`cnn-fast` pair, half each) weighed 2 against another pair's 1 is the mean of all three,
+a third each, as if `best` mixed both pairs in (bench/README.md, "Deskewed digits").
+
 Writes mixed_cv.json beside the first run's folder (or to ``--out``).
 """
 
@@ -46,7 +50,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("runs", nargs="+", type=Path, help="finished kdigits cv run folders")
     parser.add_argument("--out", type=Path, help="the JSON to write")
+    parser.add_argument("--weights", help="each run's say, comma-separated in the runs' order "
+                                          "(e.g. 2,1): one more mix")
     args = parser.parse_args()
+    say = None
+    if args.weights:
+        try:
+            say = np.array([float(w) for w in args.weights.split(",")])
+        except ValueError:
+            sys.exit(f"--weights takes numbers, e.g. 2,1, not {args.weights}")
+        if len(say) != len(args.runs) or (say < 0).any() or say.sum() == 0:
+            sys.exit(f"--weights needs {len(args.runs)} numbers, none negative, not all 0")
 
     import pandas as pd
 
@@ -65,7 +79,8 @@ def main() -> None:
 
     result: dict = {"runs": [{"run": str(run.path), "model": run.config["model"],
                               "members": int(w), "tta": run.config["training"].get("tta")}
-                             for run, w in zip(loaded, weights, strict=True)]}
+                             for run, w in zip(loaded, weights, strict=True)],
+                    "weights": args.weights}
     for part in PARTS:
         frames = [pd.read_csv(run.path / part) for run in loaded]
         first = frames[0]
@@ -81,6 +96,9 @@ def main() -> None:
         rows["mix, members weighed equally"] = scored(
             np.tensordot(weights / weights.sum(), probabilities, axes=1), labels)
         rows["mix, runs weighed equally"] = scored(probabilities.mean(axis=0), labels)
+        if say is not None:
+            rows[f"mix, weighed {args.weights}"] = scored(
+                np.tensordot(say / say.sum(), probabilities, axes=1), labels)
         result[part.removesuffix(".csv")] = {"rows": len(labels), **rows}
         for name, row in rows.items():
             print(f"{part:12} {name:32} {row['accuracy']:.2%} "

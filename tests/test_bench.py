@@ -147,6 +147,15 @@ def test_mixed_cv_mixes_finished_runs_of_one_split_only(kd, sample_files, tmp_pa
     mix = mixed["holdout"]["mix, members weighed equally"]
     assert mix["lower"] < mix["accuracy"] < mix["upper"]
     assert mixed["holdout"]["rows"] * (1 - mix["accuracy"]) == pytest.approx(mix["errors"])
+    weighed = subprocess.run([sys.executable, script, str(folders["mlp-7"]),
+                              str(folders["logreg-7"]), "--weights", "1,3", "--out", str(out)],
+                             capture_output=True, text=True, timeout=120)
+    assert weighed.returncode == 0, weighed.stderr[-2000:]
+    columns = [f"prob_{k}" for k in range(10)]
+    frames = [pd.read_csv(folders[name] / "holdout.csv") for name in ("mlp-7", "logreg-7")]
+    by_hand = (frames[0][columns].to_numpy() + 3 * frames[1][columns].to_numpy()) / 4
+    errors = int((by_hand.argmax(axis=1) != frames[0]["label"].to_numpy()).sum())
+    assert json.loads(out.read_text())["holdout"]["mix, weighed 1,3"]["errors"] == errors
     refused = subprocess.run([sys.executable, script, str(folders["mlp-7"]),
                               str(folders["logreg-8"]), "--out", str(out)],
                              capture_output=True, text=True, timeout=120)
