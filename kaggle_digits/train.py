@@ -155,6 +155,15 @@ def settle(config: TrainConfig) -> TrainConfig:
         raise KdigitsError(f"{config.preset} has no option {', '.join(unknown)}; it takes "
                            + (", ".join(f"{k} (default {v!r})" for k, v in takes.items())
                               or "no options"))
+    for name, value in config.model_options.items():  # `--option deskew=yes`: said so
+        default = takes[name]
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise KdigitsError(f"{config.preset}'s option {name} is true or false (default "
+                               f"{str(default).lower()}), not {value!r}")
+        if (isinstance(default, int | float) and not isinstance(default, bool)
+                and not isinstance(value, int | float)):
+            raise KdigitsError(f"{config.preset}'s option {name} is a number (default "
+                               f"{default!r}), not {value!r}")
     if config.model_options:  # a value the builder cannot take fails now, not mid-run
         try:
             preset.parameters(**config.model_options)

@@ -208,11 +208,17 @@ def test_layer_options_from_the_command_line(kd, sample_files, tmp_path) -> None
                         "dropout (default 0.3)"),
             ("dropout=2", "error: mlp-fast cannot be built with dropout=2: Invalid value "
                           "received for argument `rate`. Expected a float value between 0 "
-                          "and 1. Received: rate=2")):
+                          "and 1. Received: rate=2"),
+            ("width=wide", "error: mlp-fast's option width is a number (default 512), not "
+                           "'wide'")):
         code, _, err = kd("cv", "--model", "mlp-fast", "--train", str(sample_files["train"]),
                           "--option", option, "--runs-dir", str(tmp_path / "bad"))
         assert (code, err.strip()) == (2, message)
         assert not (tmp_path / "bad").exists()
+    code, _, err = kd("cv", "--model", "cnn-fast", "--option", "deskew=yes",
+                      "--train", str(sample_files["train"]), "--runs-dir", str(tmp_path / "bad"))
+    assert (code, err.strip()) == (2, "error: cnn-fast's option deskew is true or false "
+                                      "(default false), not 'yes'")
     code, _, err = kd("cv", "--resume", str(run), "--option", "width=32")
     assert code == 2 and "drop --option" in err
     code, shown, _ = kd("models", "--model", "best")
