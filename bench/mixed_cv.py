@@ -53,14 +53,15 @@ def main() -> None:
     parser.add_argument("--weights", help="each run's say, comma-separated in the runs' order "
                                           "(e.g. 2,1): one more mix")
     args = parser.parse_args()
+    from kaggle_digits.ensemble import parse_weights
+    from kaggle_digits.errors import KdigitsError
+
     say = None
     if args.weights:
         try:
-            say = np.array([float(w) for w in args.weights.split(",")])
-        except ValueError:
-            sys.exit(f"--weights takes numbers, e.g. 2,1, not {args.weights}")
-        if len(say) != len(args.runs) or (say < 0).any() or say.sum() == 0:
-            sys.exit(f"--weights needs {len(args.runs)} numbers, none negative, not all 0")
+            say = np.array(parse_weights(args.weights, [str(run) for run in args.runs]))
+        except KdigitsError as error:
+            sys.exit(f"error: {error}")
 
     import pandas as pd
 

@@ -76,7 +76,13 @@ class ElasticDistortion(keras.layers.Layer):
 class Deskew(keras.layers.Layer):
     """Shears each digit of an N×H×W×1 batch so that its ink has no slant (zero covariance
     of row and column, as LeCun's deskewed MNIST), and moves its centre of mass to the
-    middle of the image. Training and prediction alike: it is part of what the net reads."""
+    middle of the image. Training and prediction alike: it is part of what the net reads.
+    It computes in float32 whatever the model's policy: in bfloat16 the ink's moments (sums
+    near 10³) would round to whole pixels."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
 
     def call(self, images: Any) -> Any:
         ops = keras.ops

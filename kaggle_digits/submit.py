@@ -56,7 +56,7 @@ from kaggle_digits.train import (
     parse_mix,
     settle,
 )
-from kaggle_digits.user_models import get_model, layer_classes, model_file, short_name
+from kaggle_digits.user_models import get_model, kept_objects, model_file, short_name
 from kaggle_digits.version import __version__
 
 if TYPE_CHECKING:
@@ -107,10 +107,10 @@ def run_models(run: Run) -> list[Predictor]:
     paths = run.model_paths
     if not paths:
         raise KdigitsError(f"{run.path} has no finished fold models to predict with")
-    custom: dict[str, type] = {}
-    for copy in (MODEL_SOURCE, MIX_SOURCE):
-        if (run.path / copy).is_file():
-            custom.update(layer_classes(run.path / copy))
+    custom: dict[str, Any] = {}
+    for key, copy in (("mix_model_file", MIX_SOURCE), ("model_file", MODEL_SOURCE)):
+        if (run.path / copy).is_file():  # the main model's names win
+            custom.update(kept_objects(run.path / copy, (run.config.get(key) or {}).get("path")))
     return [load_trained(path, custom or None).predict_proba for path in paths]
 
 
@@ -435,10 +435,14 @@ def _model_file_records(name: str, trains: dict[str, Any], run: Run | None) -> d
     file, its hash and its text. A submission from a run's fold models records the files
     the run kept, which trained them, whatever has become of the originals since."""
     if run is not None:
-        return {key: {**{k: v for k, v in run.config[key].items() if k != "copy"},
-                      "source": (run.path / copy).read_text(encoding="utf-8", errors="replace")}
-                for key, copy in (("model_file", MODEL_SOURCE), ("mix_model_file", MIX_SOURCE))
-                if run.config.get(key) and (run.path / copy).is_file()}
+        kept = {}
+        for key, copy in (("model_file", MODEL_SOURCE), ("mix_model_file", MIX_SOURCE)):
+            if run.config.get(key):
+                kept[key] = {k: v for k, v in run.config[key].items() if k != "copy"}
+                if (run.path / copy).is_file():
+                    kept[key]["source"] = (run.path / copy).read_text(encoding="utf-8",
+                                                                      errors="replace")
+        return kept
     mixed = str(trains["mix_with"]) if trains.get("mix_members") else None
     found = {"model_file": model_file(name), "mix_model_file": model_file(mixed) if mixed else None}
     return {key: {**file.to_json(), "source": file.source}

@@ -155,13 +155,12 @@ def settle(config: TrainConfig) -> TrainConfig:
         raise KdigitsError(f"{config.preset} has no option {', '.join(unknown)}; it takes "
                            + (", ".join(f"{k} (default {v!r})" for k, v in takes.items())
                               or "no options"))
-    for name, value in config.model_options.items():  # `--option deskew=yes`: said so
-        default = takes[name]
-        if isinstance(default, bool) and not isinstance(value, bool):
+    for name, value in config.model_options.items():  # `--option deskew=yes`: text that
+        default = takes[name]                          # JSON did not read, said so here
+        if isinstance(value, str) and isinstance(default, bool):
             raise KdigitsError(f"{config.preset}'s option {name} is true or false (default "
                                f"{str(default).lower()}), not {value!r}")
-        if (isinstance(default, int | float) and not isinstance(default, bool)
-                and not isinstance(value, int | float)):
+        if isinstance(value, str) and isinstance(default, int | float):
             raise KdigitsError(f"{config.preset}'s option {name} is a number (default "
                                f"{default!r}), not {value!r}")
     if config.model_options:  # a value the builder cannot take fails now, not mid-run
@@ -376,9 +375,10 @@ def _fed(keras: Any, member: Any, inputs: Any) -> Any:
 
 
 def load_trained(path: str | os.PathLike[str],
-                 custom_objects: dict[str, type] | None = None) -> TrainedModel:
-    """Read a model written by `TrainedModel.save`; ``custom_objects`` are the layer
-    classes of the user's model file that it holds (`user_models.layer_classes`)."""
+                 custom_objects: dict[str, Any] | None = None) -> TrainedModel:
+    """Read a model written by `TrainedModel.save`; ``custom_objects`` are what the user's
+    model file defines, which Keras needs to rebuild its own layers
+    (`user_models.kept_objects`, `user_models.loaded_objects`)."""
     path = Path(path)
     if not path.is_file():
         raise KdigitsError(f"{path}: no such model file")
@@ -395,7 +395,8 @@ def load_trained(path: str | os.PathLike[str],
 
             saved = joblib.load(path)
             return TrainedModel(preset=saved["preset"], members=saved["members"])
-    except (OSError, ValueError, KeyError, EOFError, TypeError) as error:
+    except (OSError, ValueError, KeyError, EOFError, TypeError, ImportError,
+            AttributeError) as error:
         text = str(error).strip().splitlines()  # Keras' own can run to a page of config
         raise KdigitsError(f"{path}: not a readable kdigits model "
                            f"({text[0] if text else type(error).__name__})") from None

@@ -74,6 +74,11 @@ def test_deskew_stands_digits_upright_and_centres_them(digits) -> None:
     assert np.median(ink) == pytest.approx(1.0, abs=0.02) and ink.min() > 0.85, ink
     blank = np.zeros((1, 28, 28, 1), np.float32)
     np.testing.assert_array_equal(np.asarray(layer(blank)), blank)
+    from kaggle_digits.models import _dtype_policy, keras_module
+
+    with _dtype_policy(keras_module(), "mixed_bfloat16"):  # as `--precision bfloat16` builds
+        in_bfloat16 = Deskew()
+    np.testing.assert_array_equal(np.asarray(in_bfloat16(digits)), upright)  # float32 inside
 
 
 def test_a_model_that_deskews_saves_loads_and_deskews_at_predict_time(train_sample,

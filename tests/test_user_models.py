@@ -159,10 +159,10 @@ def test_your_model_with_several_members_is_saved_and_reused(kd, tmp_path, sampl
                         "--runs-dir", str(runs_dir))
     assert code == 0, out + err
     (run,) = runs_dir.iterdir()
-    from kaggle_digits.models import keras_module
+    from kaggle_digits.models import keras_module, keras_name
 
     saved = keras_module().saving.load_model(run / "models" / "fold-1.keras")
-    assert saved.name == f"{model_file}:tiny".replace("/", "_").replace(":", "_").strip("_")
+    assert saved.name == keras_name(f"{model_file}:tiny") and "/" not in saved.name
     assert len(saved.layers) == 4  # input, the two members, their average
 
     out = tmp_path / "members.csv"
@@ -225,6 +225,58 @@ def test_a_runs_fold_models_predict_with_the_file_the_run_kept(kd, tmp_path, sam
     assert code == 0, shown + err
     np.testing.assert_array_equal(np.load(tmp_path / "b.probs.npy"),
                                   np.load(tmp_path / "a.probs.npy"))
+
+
+def test_members_trained_in_workers_reload_with_your_own_layer_class(kd, tmp_path,
+                                                                     sample_files):
+    """Members trained apart (`--jobs`) are saved and loaded back: Keras is handed the
+    file's own classes, in cv's folds and in submit alike."""
+    path = tmp_path / "halves.py"
+    path.write_text(HALVES)
+    code, out, err = kd("cv", "--model", f"{path}:halved", "--members", "2", "--jobs", "2",
+                        "--train", str(sample_files["train"]), "--folds", "1",
+                        "--runs-dir", str(tmp_path / "runs"))
+    assert code == 0, out + err
+    code, shown, err = kd("submit", "--model", f"{path}:halved", "--members", "2", "--jobs",
+                          "2", "--train", str(sample_files["train"]), "--test",
+                          str(sample_files["test"]), "--out", str(tmp_path / "s.csv"))
+    assert code == 0, shown + err
+    assert len(pd.read_csv(tmp_path / "s.csv")) == 1000
+
+
+SQUARED = '''
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+
+def squared(x):
+    return np.square(x)
+
+
+def model(seed):
+    return make_pipeline(FunctionTransformer(squared), LogisticRegression(max_iter=200))
+'''
+
+
+def test_a_scikit_learn_run_of_your_file_predicts_with_the_file_gone(kd, kdigits, tmp_path,
+                                                                      sample_files):
+    """The pickled pipeline refers to a function of the file: a new process (where the file
+    was never imported) finds it in the run's copy, imported under the name the file had."""
+    path = tmp_path / "squares.py"
+    path.write_text(SQUARED)
+    runs = tmp_path / "runs"
+    code, out, err = kd("cv", "--model", f"{path}:model", "--train", str(sample_files["train"]),
+                        "--folds", "2", "--runs-dir", str(runs))
+    assert code == 0, out + err
+    (run,) = runs.iterdir()
+    path.unlink()
+    done = kdigits("submit", "--run", str(run), "--train", str(sample_files["train"]),
+                   "--test", str(sample_files["test"]), "--solution",
+                   str(sample_files["solution"]), "--out", str(tmp_path / "s.csv"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads((tmp_path / "s.json").read_text())["score"]["accuracy"] > 0.8
 
 
 def test_a_run_mixing_in_your_model_keeps_it_and_refuses_another(kd, tmp_path, sample_files,
