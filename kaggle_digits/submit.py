@@ -102,8 +102,8 @@ def train_full(config: TrainConfig, pixels: np.ndarray, labels: np.ndarray, *,
 
 
 def run_models(run: Run) -> list[Predictor]:
-    """Load a cross-validation run's finished fold models, ready to average. Layer classes
-    of the user's model come from the run's copy of its file, the text that trained them."""
+    """Load a cross-validation run's finished fold models, ready to average. What the
+    user's model file defines comes from the run's copy of it, the text that trained them."""
     paths = run.model_paths
     if not paths:
         raise KdigitsError(f"{run.path} has no finished fold models to predict with")

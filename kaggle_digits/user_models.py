@@ -141,18 +141,11 @@ def kept_objects(copy: Path, recorded_path: str | None) -> dict[str, Any]:
     name the original file had, so the copy is imported under that name. A copy that no
     longer imports (a relative import, a file beside it) gives nothing, and models that
     need nothing from it still load."""
-    name = _module_name(recorded_path or str(copy.resolve()))
-    loader_spec = importlib.util.spec_from_file_location(name, copy)
-    if loader_spec is None or loader_spec.loader is None:
-        return {}
-    module = importlib.util.module_from_spec(loader_spec)
-    sys.modules[name] = module
     try:
-        loader_spec.loader.exec_module(module)
+        module = _exec_file(_module_name(recorded_path or str(copy.resolve())), copy)
     except BaseException:  # the user's code: anything can come out of it
-        sys.modules.pop(name, None)
         return {}
-    return _defined_in(module)
+    return _defined_in(module) if module is not None else {}
 
 
 def loaded_objects(*names: str | None) -> dict[str, Any] | None:
@@ -177,23 +170,34 @@ def _module_name(path: str) -> str:
     return "kdigits_user_model_" + hashlib.sha256(path.encode()).hexdigest()[:12]
 
 
+def _exec_file(name: str, path: Path) -> Any:
+    """``path`` run as module ``name`` (None if it is no Python file), registered in
+    sys.modules, where dataclasses and pickling look it up; unregistered if it raises."""
+    loader_spec = importlib.util.spec_from_file_location(name, path)
+    if loader_spec is None or loader_spec.loader is None:
+        return None
+    module = importlib.util.module_from_spec(loader_spec)
+    sys.modules[name] = module
+    try:
+        loader_spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
 def _import(spec: str, target: str) -> tuple[Any, Path]:
     keras_module()  # first, quietly: the user's file most likely imports keras itself
     if target.endswith(".py") or "/" in target or "\\" in target:
         path = Path(target).expanduser()
         if not path.is_file():
             raise KdigitsError(f"--model {spec}: no such file {path}")
-        loader_spec = importlib.util.spec_from_file_location(_module_name(str(path.resolve())),
-                                                             path)
-        if loader_spec is None or loader_spec.loader is None:
-            raise KdigitsError(f"--model {spec}: {path} is not a Python file")
-        module = importlib.util.module_from_spec(loader_spec)
-        sys.modules[loader_spec.name] = module  # dataclasses and pickling look it up there
         try:
-            loader_spec.loader.exec_module(module)
+            module = _exec_file(_module_name(str(path.resolve())), path)
         except BaseException as error:  # the user's code: anything can come out of it
-            sys.modules.pop(loader_spec.name, None)
             raise KdigitsError(f"{path} does not import: {_describe(error, path)}") from None
+        if module is None:
+            raise KdigitsError(f"--model {spec}: {path} is not a Python file")
         return module, path.resolve()
     try:
         module = importlib.import_module(target)
