@@ -62,7 +62,8 @@ def record(config: TrainConfig, **about: Any) -> dict[str, Any]:
 
 def parse_options(items: list[str] | tuple[str, ...] | None) -> dict[str, Any]:
     """``--option NAME=VALUE`` pairs: a model's layer options from the command line. VALUE
-    is read as JSON (``34``, ``0.5``, ``true``), else kept as text."""
+    is read as JSON (``34``, ``0.5``, ``true``), else kept as text; ``True`` and ``False``
+    too, as `kdigits models` prints the defaults."""
     options: dict[str, Any] = {}
     for item in items or ():
         name, equals, value = item.partition("=")
@@ -72,7 +73,7 @@ def parse_options(items: list[str] | tuple[str, ...] | None) -> dict[str, Any]:
         try:
             options[name.strip()] = json.loads(value)
         except ValueError:
-            options[name.strip()] = value
+            options[name.strip()] = {"True": True, "False": False}.get(value.strip(), value)
     return options
 
 

@@ -226,6 +226,15 @@ def test_layer_options_from_the_command_line(kd, sample_files, tmp_path) -> None
     assert "elastic=0" in shown
 
 
+def test_option_values_read_as_json_or_as_models_prints_them() -> None:
+    """`kdigits models` prints a switch as Python does (deskew=False); typed back, it is one."""
+    from kaggle_digits.params import parse_options
+
+    assert parse_options(["deskew=True", "pool_first=false", "width=64", "rate=0.5",
+                          "act=tanh"]) == {"deskew": True, "pool_first": False, "width": 64,
+                                           "rate": 0.5, "act": "tanh"}
+
+
 def test_tensorflow_start_up_log_stays_hidden_without_the_users_log_level(
         kdigits, sample_files: dict, tmp_path: Path, env: dict) -> None:
     """The other tests set TF_CPP_MIN_LOG_LEVEL for speed of reading; a user's shell does
