@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 
 from kaggle_digits import user_models
 from kaggle_digits.errors import KdigitsError
+from kaggle_digits.models import keras_name
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "my_model.py"
@@ -148,32 +150,6 @@ def test_cv_and_submit_with_your_own_model(kd, tmp_path, sample_files, model_fil
     assert code == 2 and "has changed since" in err
 
 
-def test_your_model_with_several_members_is_saved_and_reused(kd, tmp_path, sample_files,
-                                                           model_file):
-    """Members are averaged into one saved model per fold, named after the file: Keras
-    refuses a model name with the file's slashes, which once stopped `cv --members 2` with a
-    traceback after all its training."""
-    runs_dir = tmp_path / "runs"
-    code, out, err = kd("cv", "--model", f"{model_file}:tiny", "--members", "2", "--train",
-                        str(sample_files["train"]), "--folds", "2", "--epochs", "1",
-                        "--runs-dir", str(runs_dir))
-    assert code == 0, out + err
-    (run,) = runs_dir.iterdir()
-    from kaggle_digits.models import keras_module, keras_name
-
-    saved = keras_module().saving.load_model(run / "models" / "fold-1.keras")
-    assert saved.name == keras_name(f"{model_file}:tiny") and "/" not in saved.name
-    assert len(saved.layers) == 4  # input, the two members, their average
-
-    out = tmp_path / "members.csv"
-    code, shown, err = kd("submit", "--run", str(run), "--test", str(sample_files["test"]),
-                          "--train", str(sample_files["train"]), "--out", str(out),
-                          "--solution", str(sample_files["solution"]))
-    assert code == 0, shown + err
-    record = json.loads(out.with_suffix(".json").read_text())
-    assert record["score"]["accuracy"] > 0.7  # a tiny MLP, 1 epoch, 1,350 rows
-
-
 HALVES = '''
 import keras
 from keras import layers
@@ -227,19 +203,30 @@ def test_a_runs_fold_models_predict_with_the_file_the_run_kept(kd, tmp_path, sam
                                   np.load(tmp_path / "a.probs.npy"))
 
 
-def test_members_trained_in_workers_reload_with_your_own_layer_class(kd, tmp_path,
-                                                                     sample_files):
-    """Members trained apart (`--jobs`) are saved and loaded back: Keras is handed the
-    file's own classes, in cv's folds and in submit alike."""
+def test_your_model_with_members_in_workers_is_saved_and_reused(kd, tmp_path, sample_files):
+    """Members trained apart (`--jobs`) reload with the file's own layer class and become one
+    saved model per fold, named after the file as Keras allows (its slashes once stopped
+    `cv --members 2` with a traceback after all the training); `submit --run` predicts with
+    it, and `submit` trains members in workers the same way."""
     path = tmp_path / "halves.py"
     path.write_text(HALVES)
+    runs = tmp_path / "runs"
     code, out, err = kd("cv", "--model", f"{path}:halved", "--members", "2", "--jobs", "2",
                         "--train", str(sample_files["train"]), "--folds", "1",
-                        "--runs-dir", str(tmp_path / "runs"))
+                        "--runs-dir", str(runs))
     assert code == 0, out + err
+    (run,) = runs.iterdir()
+    with zipfile.ZipFile(run / "models" / "fold-1.keras") as saved:
+        model = json.loads(saved.read("config.json"))["config"]
+    assert model["name"] == keras_name(f"{path}:halved") and "/" not in model["name"]
+    assert len(model["layers"]) == 4  # input, the two members, their average
+    data = ("--train", str(sample_files["train"]), "--test", str(sample_files["test"]),
+            "--solution", str(sample_files["solution"]))
+    code, shown, err = kd("submit", "--run", str(run), *data, "--out", str(tmp_path / "r.csv"))
+    assert code == 0, shown + err
+    assert json.loads((tmp_path / "r.json").read_text())["score"]["accuracy"] > 0.5
     code, shown, err = kd("submit", "--model", f"{path}:halved", "--members", "2", "--jobs",
-                          "2", "--train", str(sample_files["train"]), "--test",
-                          str(sample_files["test"]), "--out", str(tmp_path / "s.csv"))
+                          "2", *data, "--out", str(tmp_path / "s.csv"))
     assert code == 0, shown + err
     assert len(pd.read_csv(tmp_path / "s.csv")) == 1000
 
