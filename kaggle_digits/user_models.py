@@ -214,8 +214,9 @@ def _describe(error: BaseException, path: Path | None = None) -> str:
         frames = [f for f in _frames(error) if Path(f.filename).resolve() == path.resolve()]
         line = frames[-1].lineno if frames else None
     where = f" (line {line})" if line else ""
-    said = error.msg if isinstance(error, SyntaxError) and error.msg else str(error)  # no
-    text = said.strip().splitlines()[0] if said.strip() else ""  # "(file, line N)" twice
+    # A SyntaxError's text ends in "(file, line N)", which `where` below says once.
+    said = error.msg if isinstance(error, SyntaxError) and error.msg else str(error)
+    text = said.strip().splitlines()[0] if said.strip() else ""
     return f"{type(error).__name__}{': ' + text if text else ''}{where}"
 
 
