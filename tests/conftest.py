@@ -53,10 +53,12 @@ _share_the_cores()
 # `make test` hands whole files to its two workers (`--dist loadfile`), in collection order.
 # Alphabetically the longest files would come last and leave one worker idle for minutes
 # while the other finishes them; handed out first, the short files fill in around them.
-# Longest first, by their time in `pytest --durations` on 2 cores.
-LONGEST_FILES = ("test_backend.py", "test_parallel.py", "test_tune.py", "test_cv_cli.py",
-                 "test_bench.py", "test_user_models.py", "test_determinism.py",
-                 "test_progress.py", "test_short_fits.py", "test_report.py")
+# Longest first, by their time in `pytest --durations=0` on 2 cores (2026-12-07: 165 s for
+# test_parallel.py down to 24 s for test_determinism.py).
+LONGEST_FILES = ("test_parallel.py", "test_bench.py", "test_tune.py", "test_backend.py",
+                 "test_train.py", "test_cv_cli.py", "test_user_models.py",
+                 "test_submit_cli.py", "test_progress.py", "test_models.py", "test_report.py",
+                 "test_determinism.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
