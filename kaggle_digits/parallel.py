@@ -105,8 +105,13 @@ def fit_members_in_workers(config: TrainConfig, pixels: np.ndarray, labels: np.n
     would train it among the others (`train.fit(member=…)`), then loaded back here: the
     same model, in less wall time when one fit cannot keep every core busy.
     ``progress.for_member(member)`` receives that member's events."""
-    from kaggle_digits.train import TrainedModel, load_trained, measure, member_count
-    from kaggle_digits.user_models import loaded_objects
+    from kaggle_digits.train import (
+        TrainedModel,
+        load_trained,
+        measure,
+        member_count,
+        saved_apart_objects,
+    )
 
     def forward(event: Event) -> None:
         member, method, args = event[1]
@@ -122,8 +127,7 @@ def fit_members_in_workers(config: TrainConfig, pixels: np.ndarray, labels: np.n
             _fit_member, tasks, jobs=min(jobs, len(members)),
             threads=threads_per_job(min(jobs, len(members))), on_event=forward,
             check_stop=lambda: None)}
-        custom = loaded_objects(config.preset,
-                                config.mix_with if config.mix_members else None)
+        custom = saved_apart_objects(config)
         models = [load_trained(paths[m], custom).members[0] for m in members]
     history = [row for m in members for row in records[m]["history"]]
     info = [row for m in members for row in records[m]["fit_info"]]

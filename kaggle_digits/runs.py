@@ -64,8 +64,9 @@ from kaggle_digits.train import (
     member_count,
     mix_config,
     parse_mix,
+    saved_apart_objects,
 )
-from kaggle_digits.user_models import ModelFile, get_model, loaded_objects, model_file, short_name
+from kaggle_digits.user_models import ModelFile, get_model, model_file, short_name
 from kaggle_digits.version import __version__
 
 if TYPE_CHECKING:
@@ -753,8 +754,7 @@ def _assemble_fold(plan: CVPlan, fold: Any) -> dict:
         with np.load(_member_path(plan.run_dir, fold.number, m, ".npz")) as saved:
             oof.append(saved["oof"])
             holdout.append(saved["holdout"])
-    training = plan.training
-    custom = loaded_objects(training.preset, training.mix_with if training.mix_members else None)
+    custom = saved_apart_objects(plan.training)
     models = [load_trained(_member_path(plan.run_dir, fold.number, m, ".keras"),
                            custom).members[0] for m in members]
     timing = {k: sum(r[k] for r in records) for k in ("wall_s", "user_s", "system_s")}

@@ -28,7 +28,7 @@ from kaggle_digits.fileio import atomic_output, write_bytes
 from kaggle_digits.interrupts import keeping_ctrl_c, raise_if_pressed
 from kaggle_digits.models import PRECISIONS, Preset, Recipe, keras_module, keras_name, multiply_adds
 from kaggle_digits.predict import tta_images, tta_views
-from kaggle_digits.user_models import get_model
+from kaggle_digits.user_models import get_model, loaded_objects
 
 OPTIMIZERS = ("adam", "adamw", "nadam", "adamax", "rmsprop", "sgd", "adadelta", "adagrad")
 SCHEDULES = ("constant", "cosine", "exponential")
@@ -372,6 +372,12 @@ def _fed(keras: Any, member: Any, inputs: Any) -> Any:
     if tuple(member.input_shape[1:]) == tuple(inputs.shape[1:]):
         return member(inputs)
     return member(keras.layers.Reshape(tuple(member.input_shape[1:]))(inputs))
+
+
+def saved_apart_objects(config: TrainConfig) -> dict[str, Any] | None:
+    """What Keras needs to reload this config's nets saved apart (members trained in
+    worker processes): its own model file's classes and those of one mixed in."""
+    return loaded_objects(config.preset, config.mix_with if config.mix_members else None)
 
 
 def load_trained(path: str | os.PathLike[str],
