@@ -101,7 +101,8 @@ def recorded_members(submission: str | os.PathLike[str]) -> int:
     trained = record.get("config") or {}
     members = record.get("members", trained.get("members"))
     if "members" not in record and trained.get("mix_members") and isinstance(members, int):
-        members += 1  # the mixed-in nets weigh as one member in the file's own mean
+        # each mixed-in group weighs as one member in the file's own mean
+        members += len(trained.get("mix_variants") or [{}])
     folds = record.get("fold_models")  # `submit --run`: every fold's members are averaged
     if "members" not in record and isinstance(folds, list) and isinstance(members, int):
         members *= len(folds)

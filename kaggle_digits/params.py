@@ -21,7 +21,8 @@ from kaggle_digits.splits import SplitConfig
 from kaggle_digits.train import TrainConfig
 
 FORMAT = "kdigits-params/1"
-NO_MIX = {"mix_with": None, "mix_members": 0}  # what files and runs without these keys did
+# what files and runs without these keys did (a mix before groups: one plain group)
+NO_MIX = {"mix_with": None, "mix_members": 0, "mix_variants": [{}]}
 NO_SMOOTHING = {"label_smoothing": 0.0}  # likewise, for files and runs from before it
 # TrainConfig fields a params file sets: the recipe. Not the seed (it belongs to the split
 # and is a command-line choice), and not the preset (that is "model").

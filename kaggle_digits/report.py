@@ -493,6 +493,9 @@ def changed_settings(config: Mapping[str, Any]) -> dict[str, Any]:
         changed = {k: training.get(k) for k in RECIPE_KEYS if given.get(k) is not None}
         if given.get("mix") is not None:  # the option is --mix, the config's keys two
             changed.update({k: training[k] for k in NO_MIX})
+    if not training.get("mix_members") or (  # no nets mixed in, or another preset's
+            "mix_with" in changed and training.get("mix_variants") == [{}]):  # plain group
+        changed.pop("mix_variants", None)
     changed.update({k: v for k, v in (training.get("model_options") or {}).items()
                     if defaults.get(k, object()) != v})
     split, standard = config.get("split") or {}, asdict(SplitConfig())
@@ -512,6 +515,9 @@ SETTING_FORMATS = {"epochs": lambda v: f"{v} epoch{'s' if v != 1 else ''}",
                    "label_smoothing": lambda v: f"label smoothing {v:g}",
                    "mix_with": lambda v: f"mix {v}" if v else "no mix",
                    "mix_members": lambda v: f"{v} mixed in",
+                   "mix_variants": lambda v: f"{len(v)} mix group{'s' if len(v) > 1 else ''} ("
+                       + " + ".join(" ".join(f"{k}={json.dumps(x)}" for k, x in g.items())
+                                    or "plain" for g in v) + ")",
                    "percent": lambda v: f"{v:g}% rows",
                    "holdout": lambda v: f"holdout {v:g}", "seed": "seed {}".format}
 

@@ -63,6 +63,7 @@ from kaggle_digits.train import (
     measure,
     member_count,
     mix_config,
+    mix_groups,
     parse_mix,
     saved_apart_objects,
 )
@@ -761,7 +762,7 @@ def _assemble_fold(plan: CVPlan, fold: Any) -> dict:
     trained = TrainedModel(plan.model, models, [h for r in records for h in r["history"]],
                            timing, _fold_config(plan, fold),
                            [i for r in records for i in r["fit_info"]])
-    mixed = plan.training.mix_members
+    mixed = mix_groups(plan.training)
     summary = _save_fold(plan, fold, trained, mean_of_members(oof, mixed),
                          mean_of_members(holdout, mixed), timing)
     _forget_members(plan.run_dir, fold.number)

@@ -14,7 +14,7 @@ import contextlib
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,9 @@ class TrainConfig:
     # more member (`member_count`, `mean_of_members`); runs before it: none
     mix_with: str | None = None
     mix_members: int = 0
+    # one group of ``mix_members`` nets per entry, the entry its layer options (as
+    # ``--option`` gives them), each group one more member; runs before it: one plain group
+    mix_variants: list = field(default_factory=lambda: [{}])
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -80,7 +83,7 @@ def parse_mix(text: str) -> dict[str, Any]:
     `config_for` overrides."""
     text = text.strip()
     if text.lower() in ("none", "0", "off"):
-        return {"mix_with": None, "mix_members": 0}
+        return {"mix_with": None, "mix_members": 0, "mix_variants": [{}]}
     name, _, count = (part.strip() for part in text.rpartition(":"))
     if not count.lstrip("+-").isdigit():  # no count, or a model file's FILE.py:FUNCTION
         name, count = text, "1"
@@ -92,17 +95,25 @@ def parse_mix(text: str) -> dict[str, Any]:
 
 def member_count(config: TrainConfig) -> int:
     """Every net the config trains: its own members, then the mixed-in preset's."""
-    return config.members + config.mix_members
+    return config.members + sum(mix_groups(config))
 
 
-def mix_config(config: TrainConfig) -> TrainConfig | None:
-    """How the mixed-in members train: their preset's own recipe (epochs, learning rate,
-    layer options), with the run's seed, precision, early stopping and TTA."""
+def mix_groups(config: TrainConfig) -> list[int]:
+    """How many nets each mixed-in group holds, in training order; each group's mean is
+    one member of the config's mean (`mean_of_members`)."""
+    return [config.mix_members] * len(config.mix_variants) if config.mix_members else []
+
+
+def mix_config(config: TrainConfig, group: int = 0) -> TrainConfig | None:
+    """How the mixed-in group ``group`` trains: its preset's own recipe (epochs, learning
+    rate) and the group's layer options, with the run's seed, precision, early stopping and
+    TTA."""
     if not config.mix_members:
         return None
     return config_for(str(config.mix_with), members=config.mix_members, seed=config.seed,
                       precision=config.precision, early_stopping=config.early_stopping,
-                      tta=config.tta, mix_members=0)
+                      tta=config.tta, mix_members=0,
+                      model_options=dict(config.mix_variants[group]) or None)
 
 
 def config_for(preset_name: str, **overrides: Any) -> TrainConfig:
@@ -120,6 +131,8 @@ def config_for(preset_name: str, **overrides: Any) -> TrainConfig:
             options = ", ".join("--" + k.replace("_", "-") for k in keras_only)
             raise KdigitsError(f"{options} apply to Keras models only, not {preset_name}")
     recipe = asdict(preset.recipe)
+    if given.get("mix_with", recipe["mix_with"]) != recipe["mix_with"]:
+        given.setdefault("mix_variants", [{}])  # another preset's: not the recipe's groups
     return settle(TrainConfig(preset=preset_name, **{**recipe, **given}))
 
 
@@ -136,8 +149,8 @@ def watched_share(config: TrainConfig) -> float:
 def settle(config: TrainConfig) -> TrainConfig:
     """Check a config, its recipe and its layer options' names, before any work."""
     _check(config)
-    if not config.mix_members and config.mix_with is not None:  # `--mix none`
-        config = replace(config, mix_with=None)
+    if not config.mix_members and (config.mix_with, config.mix_variants) != (None, [{}]):
+        config = replace(config, mix_with=None, mix_variants=[{}])  # `--mix none`
     preset = get_model(config.preset)
     if config.mix_members:
         if not preset.is_keras:
@@ -148,7 +161,8 @@ def settle(config: TrainConfig) -> TrainConfig:
             raise KdigitsError(f"--mix: {error}") from None
         if not mixed.is_keras:
             raise KdigitsError(f"--mix needs a Keras model to mix in, not {config.mix_with}")
-        mix_config(config)  # its recipe must settle too
+        for group in range(len(config.mix_variants)):
+            mix_config(config, group)  # each group's recipe and options must settle too
     takes = preset.options()
     unknown = sorted(set(config.model_options) - set(takes))
     if unknown:
@@ -191,6 +205,11 @@ def _check(config: TrainConfig) -> None:
         raise KdigitsError(f"members must be 1 or more, not {config.members}")
     if config.mix_members < 0:
         raise KdigitsError(f"--mix takes 0 or more members, not {config.mix_members}")
+    variants = config.mix_variants
+    if (not isinstance(variants, list) or not variants
+            or not all(isinstance(v, dict) for v in variants)):
+        raise KdigitsError("mix_variants is a list of one or more layer-option tables "
+                           f"(for example [{{}}, {{\"deskew\": true}}]), not {variants!r}")
     if config.precision not in PRECISIONS:
         raise KdigitsError(f"unknown precision {config.precision!r}; choose one of: "
                            + ", ".join(PRECISIONS))
@@ -272,12 +291,13 @@ class TrainedModel:
         return not hasattr(self.members[0], "predict_proba")
 
     @property
-    def mixed(self) -> int:
-        """How many of the last members are the mixed-in preset's (averaged as one), when
-        this holds all the config's members (a single member trained apart holds one)."""
+    def mixed(self) -> list[int]:
+        """The mixed-in groups' sizes (each group averaged as one member, after the
+        config's own members), when this holds all the config's members (a single member
+        trained apart holds one)."""
         if self.config is None or len(self.members) != member_count(self.config):
-            return 0
-        return self.config.mix_members
+            return []
+        return mix_groups(self.config)
 
     def member_probabilities(self, pixels: np.ndarray, batch_size: int = 2048, *,
                              tta: bool = False) -> list[np.ndarray]:
@@ -336,14 +356,25 @@ class TrainedModel:
         return path
 
 
-def mean_of_members(members: Sequence[np.ndarray], mixed: int = 0) -> np.ndarray:
+def mean_of_members(members: Sequence[np.ndarray],
+                    mixed: Sequence[int] = ()) -> np.ndarray:
     """The members' mean, as a `TrainedModel` of them predicts it: members trained apart
     (in worker processes) average to the very same numbers as members trained together.
-    The last ``mixed`` members (another preset's, `TrainConfig.mix_with`) count as one
-    member, their mean: so two cheap nets have the say of one more main member."""
-    if mixed:
-        members = [*members[:len(members) - mixed], np.mean(members[-mixed:], axis=0)]
-    return _rows_summing_to_one(np.mean(members, axis=0))
+    The last members are the ``mixed`` groups (another preset's, `TrainConfig.mix_with`,
+    `mix_groups`), each counting as one member, its mean: so two cheap nets have the say
+    of one more main member."""
+    grouped = _grouped(list(members), mixed, lambda group: np.mean(group, axis=0))
+    return _rows_summing_to_one(np.mean(grouped, axis=0))
+
+
+def _grouped(members: list, mixed: Sequence[int], mean: Callable[[list], Any]) -> list:
+    """The config's own members, then each mixed-in group's ``mean``."""
+    cut = len(members) - sum(mixed)
+    grouped = members[:cut]
+    for size in mixed:
+        grouped.append(mean(members[cut:cut + size]))
+        cut += size
+    return grouped
 
 
 def _rows_summing_to_one(proba: np.ndarray) -> np.ndarray:
@@ -361,9 +392,7 @@ def _averaged(trained: TrainedModel) -> Any:
         return outputs[0] if len(outputs) == 1 else keras.layers.Average()(outputs)
 
     outputs = [_fed(keras, m, inputs) for m in trained.members]
-    if trained.mixed:
-        cut = len(outputs) - trained.mixed
-        outputs = [*outputs[:cut], mean(outputs[cut:])]
+    outputs = _grouped(outputs, trained.mixed, mean)
     return keras.Model(inputs, mean(outputs), name=keras_name(trained.preset))
 
 
@@ -519,13 +548,15 @@ def _fit_keras(preset: Preset, pixels: np.ndarray, labels: np.ndarray, config: T
 def _member_recipe(preset: Preset, config: TrainConfig,
                    member: int) -> tuple[Preset, TrainConfig, int]:
     """Member ``member``'s net, recipe and number among its preset's members: the config's
-    own members first, then the mixed-in preset's, numbered (and so seeded) from 1 again,
-    so they are the very nets ``--model <it> --members N`` trains with that seed. Rows
-    carved out to watch (`watched_share`) are the main recipe's, for every net."""
-    mixed = mix_config(config) if member > config.members else None
-    if mixed is None:
+    own members first, then each mixed-in group's, numbered (and so seeded) from 1 again,
+    so they are the very nets ``--model <it> --members N [--option …]`` trains with that
+    seed. Rows carved out to watch (`watched_share`) are the main recipe's, for every net."""
+    if member <= config.members or not config.mix_members:
         return preset, config, member
-    return get_model(mixed.preset), mixed, member - config.members
+    group, number = divmod(member - config.members - 1, config.mix_members)
+    mixed = mix_config(config, group)
+    assert mixed is not None  # a config with a mix
+    return get_model(mixed.preset), mixed, number + 1
 
 
 def training_costs(preset: Preset, config: TrainConfig) -> list[float]:

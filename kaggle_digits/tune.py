@@ -336,6 +336,8 @@ def prepare(settings: TuneSettings) -> Tuning:
     recipe = tunable.preset.recipe
     if recipe.mix_members:  # a study of `best` before its mix is another study
         identity["mix"] = f"{recipe.mix_with}:{recipe.mix_members}"
+        if recipe.mix_variants != [{}]:  # and so is one before its groups
+            identity["mix_variants"] = recipe.mix_variants
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
     name = settings.study or f"{short_name(tunable.name)}-{digest}"
     if "/" in name or name.startswith("."):

@@ -35,6 +35,12 @@ def test_listed_parameter_counts_are_what_keras_counts() -> None:
     # options that change the layers are counted on the built model, not read from the table
     assert models.get_preset("mlp").parameters(width=256) == 784 * 256 + 256 + 256 * 10 + 10
     assert models.get_preset("mlp").parameters(width=512) == models.PARAMETER_COUNTS["mlp"]
+    # the table shows a mix's groups at its preset's listed count: true of every group
+    for preset in keras_presets:
+        mixed = preset.recipe.mix_with
+        for variant in preset.recipe.mix_variants if mixed else []:
+            built = models.get_preset(mixed).keras_model(**variant).count_params()
+            assert built == models.PARAMETER_COUNTS[mixed], (preset.name, variant)
 
 
 def test_listing_presets_does_not_import_keras() -> None:

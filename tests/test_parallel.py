@@ -103,25 +103,31 @@ def test_members_finished_in_an_earlier_session_are_reused(tmp_path, sample_file
 
 @pytest.mark.slow  # two small real cv runs, one with 3 workers
 def test_mixed_in_members_in_workers_equal_the_run_trained_in_turn(tmp_path, sample_files):
-    """`best`'s recipe in workers: the mixed-in nets are fold members like the others, and
-    the main process averages them (their mean as one member) as one process does."""
+    """`best`'s recipe in workers: the mixed-in nets, two groups of them as `best` has, are
+    fold members like the others, and the main process averages them (each group's mean
+    as one member) as one process does. The groups come from a params file, as a tuned
+    recipe's would."""
     from kaggle_digits import runs
 
+    recipe = {"mix_with": "mlp", "mix_members": 2, "mix_variants": [{}, {"width": 32}]}
+    params = tmp_path / "groups.json"
+    params.write_text(json.dumps({"format": "kdigits-params/1", "model": "mlp-fast",
+                                  "recipe": recipe}))
     made = {}
     for jobs in (1, 3):
-        options = runs.CVOptions(model="mlp-fast", mix="mlp:2", train=sample_files["train"],
+        options = runs.CVOptions(params=params, train=sample_files["train"],
                                  folds=1, epochs=1, threads=1, jobs=jobs,
                                  runs_dir=tmp_path / f"jobs{jobs}")
         plan, _ = runs.plan_from_options(options)
-        assert runs.shared_members(plan) == 3
+        assert runs.shared_members(plan) == 5
         runs.run_cv(plan, jobs=jobs)
         made[jobs] = plan.run_dir
     for name in ("oof.csv", "holdout.csv"):
         assert (made[1] / name).read_bytes() == (made[3] / name).read_bytes(), name
     fold = json.loads((made[3] / "folds" / "fold-1.json").read_text())
-    assert [i["member"] for i in fold["fit_info"]] == [1, 2, 3]
+    assert [i["member"] for i in fold["fit_info"]] == [1, 2, 3, 4, 5]
     training = json.loads((made[3] / "config.json").read_text())["training"]
-    assert (training["mix_with"], training["mix_members"]) == ("mlp", 2)
+    assert {key: training[key] for key in recipe} == recipe
 
 
 @pytest.mark.slow  # two small real submissions with 2 members

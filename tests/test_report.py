@@ -296,14 +296,23 @@ def test_tradeoff_sentence_weighs_the_best_against_the_best_faster_run():
 
 
 def test_compare_tells_a_best_run_from_before_its_mix_from_one_with_it():
-    """Runs recorded before recipes had mixes trained none: for `best` that differs from
-    its recipe now, and a user's own model shows the --mix it was given."""
+    """Runs recorded before recipes had mixes trained none, and before mixes had groups one
+    plain group: for `best` that differs from its recipe now, and a user's own model shows
+    the --mix it was given."""
     def described(config: dict) -> str:
         return report.describe_settings(report.changed_settings(config))
 
     assert described({"model": "best", "training": {"members": 1}}) == "no mix"
     assert described({"model": "best", "training": {"members": 1, "mix_with": "cnn-fast",
-                                                    "mix_members": 2}}) == ""
+                                                    "mix_members": 2}}) == (
+        "1 mix group (plain)")  # before the deskewed group
+    assert described({"model": "best", "training": {
+        "members": 1, "mix_with": "cnn-fast", "mix_members": 2,
+        "mix_variants": [{}, {"deskew": True}]}}) == ""
+    assert described({"model": "cnn-fast", "training": {
+        "members": 1, "mix_with": "cnn-fast", "mix_members": 1,
+        "mix_variants": [{"deskew": True}, {"width": 2}]}}) == (
+        "mix cnn-fast, 1 mixed in, 2 mix groups (deskew=true + width=2)")
     assert described({"model": "best", "training": {"members": 2, "mix_with": "mlp",
                                                     "mix_members": 3}}) == (
         "2 seeds, mix mlp, 3 mixed in")

@@ -401,6 +401,11 @@ def test_weights_by_members_read_each_files_record(tmp_path, digits):
                             {"config": {"members": 1, "mix_with": "cnn-fast",
                                         "mix_members": 2}})
     assert ens.recorded_members(best) == 2  # its cnn-fast pair weighs as one member
+    grouped = sub.write_bundle(tmp_path / "grouped.csv", fake_probabilities(labels, seed=4),
+                               {"config": {"members": 1, "mix_with": "cnn-fast",
+                                           "mix_members": 2,
+                                           "mix_variants": [{}, {"deskew": True}]}})
+    assert ens.recorded_members(grouped) == 3  # and each pair of today's `best` as one
     made = ens.make_ensemble([one, two], out=tmp_path / "mix.csv", weights="members")
     assert made.ensemble.weights == [pytest.approx(1 / 3), pytest.approx(2 / 3)]
     assert sub.read_record(made.path)["members"] == 3  # an ensemble is weighed in turn

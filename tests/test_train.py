@@ -69,8 +69,8 @@ def test_a_config_describes_its_recipe_as_the_preset_list_does() -> None:
             assert train.config_for(name).recipe() == preset.recipe, name
     smoothed = train.config_for("best", label_smoothing=0.2, epochs=3).recipe().describe()
     assert smoothed == ("adam lr 0.002, 3 epochs, batch 128, cosine schedule, label smoothing "
-                        "0.2, mixed with 2 cnn-fast (cnn-fast's own recipe) as one member, "
-                        "5-view TTA")
+                        "0.2, mixed with 2 cnn-fast and 2 cnn-fast deskew=true (cnn-fast's "
+                        "own recipe) each group as one member, 5-view TTA")
 
 
 def test_test_time_augmentation_is_in_the_recipes_it_was_measured_to_help() -> None:
@@ -174,16 +174,31 @@ def test_bfloat16_trains_mixed_precision_and_saves_it(small: tuple, tmp_path: Pa
         train.config_for("knn", precision="bfloat16")
 
 
-def test_best_mixes_in_two_cnn_fast_nets_and_none_drops_them() -> None:
+def test_best_mixes_in_two_pairs_of_cnn_fast_nets_and_none_drops_them() -> None:
     best = train.config_for("best")
-    assert (best.members, best.mix_with, best.mix_members, train.member_count(best)) == (
-        1, "cnn-fast", 2, 3)
-    mixed = train.mix_config(best)
-    assert mixed == train.config_for("cnn-fast", members=2)  # its own recipe, same seed
+    assert (best.members, best.mix_with, best.mix_members, train.member_count(best),
+            train.mix_groups(best)) == (1, "cnn-fast", 2, 5, [2, 2])
+    # each group its own recipe, same seed: the pairs `--members 2 [--option deskew=true]`
+    assert train.mix_config(best) == train.config_for("cnn-fast", members=2)
+    assert train.mix_config(best, 1) == train.config_for("cnn-fast", members=2,
+                                                         model_options={"deskew": True})
+    nets = [train._member_recipe(train.get_model("best"), best, member)
+            for member in range(1, 6)]
+    assert [(net.name, recipe.model_options, number) for net, recipe, number in nets] == [
+        ("best", {}, 1), ("cnn-fast", {}, 1), ("cnn-fast", {}, 2),
+        ("cnn-fast", {"deskew": True}, 1), ("cnn-fast", {"deskew": True}, 2)]
     alone = train.config_for("best", **train.parse_mix("none"))
-    assert (alone.mix_with, alone.mix_members, train.member_count(alone)) == (None, 0, 1)
+    assert (alone.mix_with, alone.mix_members, alone.mix_variants,
+            train.member_count(alone)) == (None, 0, [{}], 1)
     assert train.mix_config(alone) is None
-    assert train.config_for("best", seed=5, **train.parse_mix("mlp-fast:3")).mix_members == 3
+    # the recipe's own preset keeps its groups; another preset's nets are one plain group
+    assert train.member_count(train.config_for("best", **train.parse_mix("cnn-fast:3"))) == 7
+    other = train.config_for("best", seed=5, **train.parse_mix("mlp-fast:3"))
+    assert (other.mix_members, other.mix_variants, train.member_count(other)) == (3, [{}], 4)
+    with pytest.raises(KdigitsError, match="cnn-fast has no option widht"):
+        train.config_for("best", mix_variants=[{}, {"widht": 2}])
+    with pytest.raises(KdigitsError, match="mix_variants is a list of one or more"):
+        train.config_for("best", mix_variants=[])
     assert train.parse_mix("nets.py:wide:2") == {"mix_with": "nets.py:wide", "mix_members": 2}
     assert train.parse_mix("nets.py:wide") == {"mix_with": "nets.py:wide", "mix_members": 1}
     with pytest.raises(KdigitsError, match="--mix takes PRESET:N"):
@@ -221,6 +236,36 @@ def test_mixed_in_nets_are_the_other_presets_own_and_count_as_one_member(
     third = train.fit("cnn-fast", x, y, config, member=3)  # as a worker trains it
     np.testing.assert_array_equal(third.member_probabilities(x_test)[0], mlps[1])
     np.testing.assert_allclose(third.predict_proba(x_test), mlps[1], atol=1e-6)  # no mix
+
+
+def test_each_mixed_in_group_is_its_own_pair_and_counts_as_one_member(
+        small: tuple, tmp_path: Path) -> None:
+    """`best`'s way of mixing two kinds of net: each group is the pair ``--model mlp-fast
+    --members 2 [--option …]`` trains with that seed, each pair's mean weighs as much as
+    the main net, and the saved file and a worker's member agree."""
+    x, y, x_test, _ = small
+    config = train.config_for("mlp", epochs=1, seed=3, mix_with="mlp-fast", mix_members=2,
+                              mix_variants=[{}, {"width": 64}])
+    trained = train.fit("mlp", x, y, config)
+    assert [m.name for m in trained.members] == [f"{name}-{n}" for n, name in enumerate(
+        ["mlp", "mlp-fast", "mlp-fast", "mlp-fast", "mlp-fast"], start=1)]
+    main, *nets = trained.member_probabilities(x_test)
+    plain = train.fit("mlp-fast", x, y, train.config_for("mlp-fast", members=2, seed=3))
+    narrow = train.fit("mlp-fast", x, y, train.config_for("mlp-fast", members=2, seed=3,
+                                                          model_options={"width": 64}))
+    np.testing.assert_array_equal(np.stack(plain.member_probabilities(x_test)), nets[:2])
+    np.testing.assert_array_equal(np.stack(narrow.member_probabilities(x_test)), nets[2:])
+    assert trained.members[3].count_params() == narrow.members[0].count_params()
+    proba = trained.predict_proba(x_test)
+    thirds = (main + (nets[0] + nets[1]) / 2 + (nets[2] + nets[3]) / 2) / 3
+    np.testing.assert_allclose(proba, thirds, atol=1e-6)
+    assert not np.allclose(proba, (main + (nets[0] + nets[1] + nets[2] + nets[3]) / 4) / 2,
+                           atol=1e-4)  # not one group of four
+    np.testing.assert_allclose(train.mean_of_members([main, *nets], [2, 2]), proba, atol=1e-6)
+    loaded = train.load_trained(trained.save(tmp_path / "fold-1.keras"))
+    np.testing.assert_allclose(loaded.predict_proba(x_test), proba, atol=1e-6)
+    fifth = train.fit("mlp", x, y, config, member=5)  # as a worker trains it
+    np.testing.assert_array_equal(fifth.member_probabilities(x_test)[0], nets[3])
 
 
 def test_load_trained_rejects_a_file_that_is_not_a_model(tmp_path: Path) -> None:
@@ -389,4 +434,5 @@ def test_label_smoothing_leaves_the_mixed_in_nets_their_own_recipe() -> None:
     own = train.config_for("cnn-fast").label_smoothing
     assert own != 0.3
     assert [(net.name, recipe.label_smoothing) for net, recipe, _ in nets] == [
-        ("best", 0.3), ("cnn-fast", own), ("cnn-fast", own)]
+        ("best", 0.3), ("cnn-fast", own), ("cnn-fast", own), ("cnn-fast", own),
+        ("cnn-fast", own)]

@@ -120,9 +120,10 @@ LabelSmoothingOption = Annotated[float | None, typer.Option(
 
 # `--mix PRESET:N`, likewise for cv and submit (train.TrainConfig.mix_with, mix_members).
 MixOption = Annotated[str | None, typer.Option(
-    metavar="PRESET:N", show_default="the recipe's; best: cnn-fast:2",
+    metavar="PRESET:N", show_default="the recipe's; best: cnn-fast:2, plain and deskewed",
     help="Also train N nets of another Keras model, by its own recipe, and average them in "
-         "as one more member; none drops the recipe's mix.")]
+         "as one more member (the recipe's own mix preset keeps its groups: N per group); "
+         "none drops the recipe's mix.")]
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -117,7 +117,7 @@ def submit(
     precision: PrecisionOption = None,
     label_smoothing: LabelSmoothingOption = None,
     jobs: Annotated[int, typer.Option(
-        help="Seeded members (best: 3 with its mix) trained at once, in worker processes "
+        help="Seeded members (best: 5 with its mix) trained at once, in worker processes "
              "sharing the CPU threads (with several GPUs, one each).")] = 1,
     solution: Annotated[Path | None, typer.Option(
         help="ImageId,Label answers to score against.",

@@ -146,7 +146,7 @@ def cv(
                              "here win.")] = None,
     jobs: Annotated[int, typer.Option(
         help="Folds trained at once in worker processes, or fold members when each fold "
-             "has several (best: 3 with its mix); CPU threads are shared out, and with "
+             "has several (best: 5 with its mix); CPU threads are shared out, and with "
              "several GPUs each worker gets one.")] = 1,
     threads: Annotated[int | None, typer.Option(
         help="CPU threads per fold; recorded, since it sets a CPU model's last digits.",
@@ -329,9 +329,10 @@ def models_cmd(
     for preset in PRESETS.values():
         count, members = preset.parameters(), preset.recipe.members
         shown = "–" if count is None else f"{count:,}" + (f" ×{members}" if members > 1 else "")
-        mixed = preset.recipe.mix_with
-        if mixed is not None:  # the nets averaged in, by their own count
-            shown += f" + {preset.recipe.mix_members}×{PRESETS[mixed].parameters():,}"
+        recipe = preset.recipe
+        if recipe.mix_with is not None:  # the nets averaged in, by their own count
+            nets = recipe.mix_members * len(recipe.mix_variants)  # groups weigh the same
+            shown += f" + {nets}×{PRESETS[recipe.mix_with].parameters():,}"  # (a test)
         table.add_row(preset.name, preset.kind, shown,
                       preset.recipe.describe(), preset.source)
     console.print(table)
