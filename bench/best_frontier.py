@@ -7,9 +7,10 @@ prefix of the ensemble on the built-in test.csv against solution.csv, with and w
 test-time augmentation, and again on the test rows that come from MNIST's own test file
 (where published MNIST accuracies are measured). The members' own epoch times give the
 minutes for each prefix, so one run yields the whole frontier. Only the preset's own net
-trains here (``--mix none``): `best`'s recipe mixes in two ``cnn-fast`` nets, which
-``--model cnn-fast`` trains with the same seeds, and `mixed_ensembles.py` mixes the two
-runs' members as ``kdigits submit --model best`` averages them.
+trains here (``--mix none``): `best`'s recipe mixes in two pairs of ``cnn-fast`` nets,
+plain and deskewed, which ``--model cnn-fast [--option deskew=true]`` trains with the same
+seeds, and `mixed_ensembles.py` mixes runs' members as ``kdigits submit --model best``
+averages them.
 
 Each finished member's test probabilities are kept under
 ``bench/results/best_members[-<label>]/member-<k>.npz`` and the JSON is rewritten after
@@ -117,7 +118,7 @@ def main() -> None:
     # What makes members comparable: the recipe and the data. The thread count changes a
     # member's last digits, not its recipe, so it is recorded per member instead.
     settings = {key: value for key, value in config.to_json().items()
-                if key not in ("members", "mix_with", "mix_members")}
+                if key not in ("members", "mix_with", "mix_members", "mix_variants")}
     settings.update(train_rows=len(y_train), test_rows=len(y_test))
 
     class Log(train.Progress):

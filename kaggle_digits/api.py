@@ -158,7 +158,8 @@ def cross_validate(model: str | None = None, *, train: PathLike | None = None,
     split (``test_size``); fold k trains with ``seed + k``. ``epochs``, ``batch_size``,
     ``learning_rate``, ``optimizer`` and ``members`` override the preset's recipe (Keras
     models only); ``mix`` ("cnn-fast:2", or "none") trains another model's nets beside
-    them and averages them in as one member (``best``'s recipe mixes in two ``cnn-fast``);
+    them and averages them in as one member (``best``'s recipe mixes in two ``cnn-fast``
+    pairs, plain and deskewed, each pair one member; "cnn-fast:N" keeps both, N nets each);
     ``early_stopping`` (a patience in epochs) stops each fold on the loss of
     10% of its training rows and keeps the best epoch; ``tta`` scores folds and holdout
     with test-time augmentation (default: the recipe's); ``precision`` "bfloat16" trains

@@ -52,12 +52,12 @@ class Recipe:
     # Share of each target spread evenly over the ten digits (Keras' label_smoothing): the
     # net is trained towards 1 - s + s/10 for the label and s/10 for the others.
     label_smoothing: float = 0.0
-    # Another preset's members trained beside these (its own recipe, the same seeds) whose
-    # mean counts as one more member: nets that err on other digits (`train.member_count`).
+    # Another preset's nets trained beside these (its own recipe, the same seeds): nets
+    # that err on other digits (`train.member_count`).
     mix_with: str | None = None
     mix_members: int = 0
     # one group of mix_members nets per entry, the entry its layer options (`--option`):
-    # each group is one member, so nets that err apart each get one member's say
+    # each group's mean is one member, so nets that err apart each get one member's say
     mix_variants: list = field(default_factory=lambda: [{}])
 
     def describe(self) -> str:

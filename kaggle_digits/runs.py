@@ -56,6 +56,7 @@ from kaggle_digits.train import (
     Progress,
     TrainConfig,
     TrainedModel,
+    apply_mix,
     config_for,
     fit,
     load_trained,
@@ -452,10 +453,10 @@ def plan_from_options(options: CVOptions, *, command: str = "",
     if options.model_options:  # on top of the params file's, one by one
         recipe["model_options"] = {**(tuned.model_options if tuned else {}),
                                    **options.model_options}
-    if options.mix is not None:
-        recipe.update(parse_mix(options.mix))
     training = config_for(name, **{**(tuned.overrides() if tuned else {}), **recipe},
                           seed=split.seed)
+    if options.mix is not None:  # on top of the params file's mix, or the recipe's
+        training = apply_mix(training, parse_mix(options.mix))
     members = member_count(training) if get_model(name).is_keras else 1
     if options.jobs > 1 and split.folds * members == 1:  # it would only cost threads
         raise KdigitsError(f"--jobs {options.jobs} has nothing to share out: one fold of "

@@ -49,6 +49,7 @@ from kaggle_digits.submission_file import read_label_file, write_submission
 from kaggle_digits.train import (
     Progress,
     TrainConfig,
+    apply_mix,
     config_for,
     fit,
     load_trained,
@@ -369,14 +370,14 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
         given = {"seed": config.seed, "epochs": config.epochs, "members": config.members,
                  "early_stopping": config.early_stopping, "precision": config.precision,
                  "label_smoothing": config.label_smoothing}
-        if config.mix is not None:
-            given.update(parse_mix(config.mix))
         tuned_overrides = tuned.overrides() if tuned is not None else {}
         if config.model_options:  # on top of the params file's (or the run's), one by one
             recorded = ((cv_run.config.get("training") or {}).get("model_options") or {}
                         if cv_run is not None else tuned_overrides.get("model_options", {}))
             given["model_options"] = {**recorded, **config.model_options}
         training = training_config(name, {**tuned_overrides, **given}, cv_run)
+        if config.mix is not None:  # on top of the run's, the params file's or the recipe's
+            training = apply_mix(training, parse_mix(config.mix))
         if cv_run is not None and cv_run.config.get("model_file"):
             refuse_changed_file(cv_run, model_file(name), cv_run.config["model_file"],
                                 MODEL_SOURCE)

@@ -61,12 +61,13 @@ class TrainConfig:
     tta: bool = False  # predict with test-time augmentation (the recipe says; runs before it: off)
     precision: str = "float32"  # or "bfloat16": mixed precision (models.PRECISIONS)
     label_smoothing: float = 0.0  # models.Recipe.label_smoothing; runs before it: 0
-    # another preset's members, trained after these by its own recipe, averaged into one
-    # more member (`member_count`, `mean_of_members`); runs before it: none
+    # another preset's nets, trained after these by its own recipe (`member_count`,
+    # `mean_of_members`); runs before it: none
     mix_with: str | None = None
     mix_members: int = 0
     # one group of ``mix_members`` nets per entry, the entry its layer options (as
-    # ``--option`` gives them), each group one more member; runs before it: one plain group
+    # ``--option`` gives them), each group's mean one more member; runs before it: one
+    # plain group
     mix_variants: list = field(default_factory=lambda: [{}])
 
     def to_json(self) -> dict:
@@ -83,7 +84,7 @@ def parse_mix(text: str) -> dict[str, Any]:
     `config_for` overrides."""
     text = text.strip()
     if text.lower() in ("none", "0", "off"):
-        return {"mix_with": None, "mix_members": 0, "mix_variants": [{}]}
+        return {"mix_with": None, "mix_members": 0}
     name, _, count = (part.strip() for part in text.rpartition(":"))
     if not count.lstrip("+-").isdigit():  # no count, or a model file's FILE.py:FUNCTION
         name, count = text, "1"
@@ -131,9 +132,18 @@ def config_for(preset_name: str, **overrides: Any) -> TrainConfig:
             options = ", ".join("--" + k.replace("_", "-") for k in keras_only)
             raise KdigitsError(f"{options} apply to Keras models only, not {preset_name}")
     recipe = asdict(preset.recipe)
-    if given.get("mix_with", recipe["mix_with"]) != recipe["mix_with"]:
-        given.setdefault("mix_variants", [{}])  # another preset's: not the recipe's groups
-    return settle(TrainConfig(preset=preset_name, **{**recipe, **given}))
+    mix = ({k: given.pop(k) for k in ("mix_with", "mix_members") if k in given}
+           if "mix_variants" not in given else {})  # groups given too: taken as they are
+    config = settle(TrainConfig(preset=preset_name, **{**recipe, **given}))
+    return apply_mix(config, mix) if mix else config
+
+
+def apply_mix(config: TrainConfig, mix: dict[str, Any]) -> TrainConfig:
+    """``--mix`` (`parse_mix`) on top of a config: a recipe's, a params file's or a run's.
+    Its own mix preset keeps the config's groups, N nets each; another preset's nets are
+    one plain group, since the groups' layer options are that preset's."""
+    same = mix.get("mix_with", config.mix_with) == config.mix_with
+    return settle(replace(config, **mix, mix_variants=config.mix_variants if same else [{}]))
 
 
 def watched_share(config: TrainConfig) -> float:
@@ -177,8 +187,10 @@ def settle(config: TrainConfig) -> TrainConfig:
         if isinstance(value, str) and isinstance(default, int | float):
             raise KdigitsError(f"{config.preset}'s option {name} is a number (default "
                                f"{default!r}), not {value!r}")
-    if config.model_options:  # a value the builder cannot take fails now, not mid-run
-        try:
+    switches = {k for k, v in config.model_options.items()  # their type checked above
+                if isinstance(v, bool) and isinstance(takes[k], bool)}
+    if set(config.model_options) - switches:  # a value the builder cannot take fails now,
+        try:                                    # not mid-run (and building imports Keras)
             preset.parameters(**config.model_options)
         except (ValueError, TypeError) as error:
             given = ", ".join(f"{k}={v!r}" for k, v in config.model_options.items())
@@ -562,9 +574,10 @@ def _member_recipe(preset: Preset, config: TrainConfig,
 def training_costs(preset: Preset, config: TrainConfig) -> list[float]:
     """Each net's expected training time, relative: its epochs × multiply-adds per image
     (`models.multiply_adds`; every net sees the same rows). Only a mix needs it: counted
-    as equal shares, `best`'s 50-epoch net and its two `cnn-fast` nets put a cv run's ETA
-    at 3× the time while the big net trains; these costs give it about 93% of the time
-    (88% measured on 2 cores). Building each kind of net once to count costs < 1 s."""
+    as equal shares, `best`'s 50-epoch net and its four `cnn-fast` nets would put a cv
+    run's ETA at 5× the time while the big net trains; these costs give it about 87% of
+    the time (80% measured on 2 cores: 36.5 of 45.5 training minutes). Building each kind
+    of net once to count costs < 1 s."""
     total = member_count(config)
     if not config.mix_members:
         return [1.0] * total

@@ -301,3 +301,43 @@ def test_a_run_from_before_cnn_fast_changed_resumes_and_refits_on_its_own_net(
                       "--out", str(tmp_path / "other.csv"))
     assert code == 2 and "so the refit would train another net" in err
     assert not (tmp_path / "other.csv").exists()
+
+
+def test_best_runs_from_before_its_deskewed_pair_keep_one_group_and_mix_reads_the_base(
+        sample_files, tmp_path):
+    """A `best` run recorded before mixes had groups trained one plain `cnn-fast` pair:
+    `--resume` and `submit --run --refit` keep it so, not today's two pairs. `--mix`
+    applies to the mix it is given on top of (a run's, a params file's): the same preset
+    keeps the groups, N nets each, another preset's nets are one plain group (the deskew
+    option is cnn-fast's, not theirs)."""
+    from kaggle_digits import params, runs, submit, train
+
+    plan, _ = runs.plan_from_options(runs.CVOptions(model="best", folds=2, epochs=1,
+                                                    train=sample_files["train"],
+                                                    runs_dir=tmp_path / "runs"))
+    assert plan.training.mix_variants == [{}, {"deskew": True}]
+    config_path = plan.run_dir / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["training"]["mix_variants"]  # as kdigits wrote it until now
+    config_path.write_text(json.dumps(config))
+
+    def refit(**given) -> train.TrainConfig:
+        return submit.plan_submit(submit.SubmitConfig(
+            run=plan.run_dir, refit=True, train=sample_files["train"],
+            test=sample_files["test"], out=tmp_path / "refit.csv", **given)).training
+
+    for training in (runs.resume_cv(plan.run_dir).training, refit()):
+        assert (training.mix_variants, train.member_count(training)) == ([{}], 3)
+    assert refit(mix="mlp-fast:2").mix_variants == [{}]
+    config_path.write_text(json.dumps({**config, "training": {
+        **config["training"], "mix_variants": [{}, {"deskew": True}]}}))
+    assert (refit(mix="mlp-fast:2").mix_variants, train.member_count(refit(mix="cnn-fast:3"))
+            ) == ([{}], 7)
+
+    tuned = tmp_path / "best.json"
+    tuned.write_text(json.dumps(params.record(train.config_for("best", epochs=1))))
+    for mix, groups in (("mlp-fast:2", [{}]), ("cnn-fast:1", [{}, {"deskew": True}])):
+        planned, _ = runs.plan_from_options(runs.CVOptions(
+            params=tuned, mix=mix, folds=2, train=sample_files["train"],
+            runs_dir=tmp_path / mix.replace(":", "-")))
+        assert planned.training.mix_variants == groups, mix

@@ -303,7 +303,15 @@ def test_a_params_file_from_before_mixes_trains_no_mix_and_a_new_one_keeps_its_o
     new = tmp_path / "new.json"
     new.write_text(json.dumps(params.record(train.config_for("best", epochs=7))))
     config = train.config_for("best", **params.load(new).overrides())
-    assert (config.epochs, config.mix_with, config.mix_members) == (7, "cnn-fast", 2)
+    assert (config.epochs, config.mix_with, config.mix_members, config.mix_variants) == (
+        7, "cnn-fast", 2, [{}, {"deskew": True}])
+    before_groups = tmp_path / "pair.json"  # a mix, written before mixes had groups
+    before_groups.write_text(json.dumps({"format": "kdigits-params/1", "model": "best",
+                                         "recipe": {"mix_with": "cnn-fast",
+                                                    "mix_members": 2}}))
+    config = train.config_for("best", **params.load(before_groups).overrides())
+    assert (config.mix_members, config.mix_variants, train.member_count(config)) == (
+        2, [{}], 3)
 
 
 # --------------------------------------------------------------------------- PostgreSQL
