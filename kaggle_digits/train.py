@@ -576,7 +576,7 @@ def training_costs(preset: Preset, config: TrainConfig) -> list[float]:
     (`models.multiply_adds`; every net sees the same rows). Only a mix needs it: counted
     as equal shares, `best`'s 50-epoch net and its four `cnn-fast` nets would put a cv
     run's ETA at 5× the time while the big net trains; these costs give it about 87% of
-    the time (80% measured on 2 cores: 36.5 of 45.5 training minutes). Building each kind
+    the time (78% measured on 2 cores: 31.5 of 40.4 training minutes). Building each kind
     of net once to count costs < 1 s."""
     total = member_count(config)
     if not config.mix_members:
