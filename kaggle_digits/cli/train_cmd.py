@@ -331,8 +331,9 @@ def models_cmd(
         shown = "–" if count is None else f"{count:,}" + (f" ×{members}" if members > 1 else "")
         recipe = preset.recipe
         if recipe.mix_with is not None:  # the nets averaged in, by their own count
-            nets = recipe.mix_members * len(recipe.mix_variants)  # groups weigh the same
-            shown += f" + {nets}×{PRESETS[recipe.mix_with].parameters():,}"  # (a test)
+            # every group counts the preset's listed weights (a test builds each to check)
+            nets = recipe.mix_members * len(recipe.mix_variants)
+            shown += f" + {nets}×{PRESETS[recipe.mix_with].parameters():,}"
         table.add_row(preset.name, preset.kind, shown,
                       preset.recipe.describe(), preset.source)
     console.print(table)
