@@ -423,13 +423,26 @@ def _check_identity(tuning: Tuning, recorded: dict[str, Any]) -> None:
     if recorded.get("train_sha256") != mine["train_sha256"]:
         raise KdigitsError(f"study {name!r} was tuned on another train file (SHA-256 "
                            f"{str(recorded.get('train_sha256'))[:12]}…); {fix}")
-    theirs = {**(recorded.get("split") or {}), "epochs": recorded.get("epochs")}
-    ours = {**mine["split"], "epochs": mine["epochs"]}
+    # A study of `best` from before its mix (or its mix groups) searched another recipe.
+    mixes = ("mix", "mix_variants")
+    theirs = {**(recorded.get("split") or {}), "epochs": recorded.get("epochs"),
+              **{k: recorded.get(k) for k in mixes}}
+    ours = {**mine["split"], "epochs": mine["epochs"], **{k: mine.get(k) for k in mixes}}
     differ = [k for k in ours if theirs.get(k) != ours[k]]
     if differ:
-        was = ", ".join(f"{k} {theirs.get(k)}" for k in differ)
-        now = ", ".join(f"{k} {ours[k]}" for k in differ)
+        was = ", ".join(_setting(k, theirs.get(k)) for k in differ)
+        now = ", ".join(_setting(k, ours[k]) for k in differ)
         raise KdigitsError(f"study {name!r} was tuned with {was} (this command: {now}); {fix}")
+
+
+def _setting(key: str, value: Any) -> str:
+    """One identity setting as the refusal names it (an identity leaves out no mix and
+    one plain mix group, so None means those)."""
+    if key == "mix":
+        return f"mix {value or 'none'}"
+    if key == "mix_variants":
+        return f"mix groups {json.dumps(value if value is not None else [{}])}"
+    return f"{key} {value}"
 
 
 def _quiet_optuna() -> None:

@@ -377,3 +377,23 @@ def test_two_processes_share_one_study_on_postgresql(postgres: str, tmp_path: Pa
     for k in (1, 2):
         best = json.loads((tmp_path / f"machine-{k}" / "tune-shared" / "best.json").read_text())
         assert best["study"]["storage"] == postgres
+
+
+def test_a_study_of_best_before_its_mix_groups_is_refused_by_name(tmp_path: Path) -> None:
+    """A study named with --study keeps its name when `best`'s recipe changes; one created
+    before the deskewed pair joined the mix searched another recipe and is not continued."""
+    tuning = tune.prepare(tune.TuneSettings(model="best", train=TRAIN_CSV, study="mine",
+                                            split=SplitConfig(folds=2, percent=3), epochs=1,
+                                            runs_dir=tmp_path))
+    study = tune.open_study(tuning)
+    earlier = {k: v for k, v in study.user_attrs[tune.ATTR].items() if k != "mix_variants"}
+    study.set_user_attr(tune.ATTR, earlier)  # what kdigits recorded before mix groups
+    with pytest.raises(KdigitsError) as refused:
+        tune.open_study(tuning)
+    assert str(refused.value) == (
+        "study 'mine' was tuned with mix groups [{}] (this command: mix groups "
+        '[{}, {"deskew": true}]); use the same options, or another --study')
+    study.set_user_attr(tune.ATTR, {k: v for k, v in earlier.items() if k != "mix"})
+    with pytest.raises(KdigitsError, match=r"tuned with mix none, mix groups \[\{\}\] "
+                                           r"\(this command: mix cnn-fast:2, "):
+        tune.open_study(tuning)
