@@ -496,6 +496,9 @@ def changed_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     if not training.get("mix_members") or (  # no nets mixed in, or another preset's
             "mix_with" in changed and training.get("mix_variants") == [{}]):  # plain group
         changed.pop("mix_variants", None)
+    groups = len(training.get("mix_variants") or [{}])
+    if changed.get("mix_members") and groups > 1:  # a count per group: `best --mix cnn-fast:3`
+        changed["mix_members"] = f"{groups}×{changed['mix_members']}"
     changed.update({k: v for k, v in (training.get("model_options") or {}).items()
                     if defaults.get(k, object()) != v})
     split, standard = config.get("split") or {}, asdict(SplitConfig())

@@ -312,7 +312,10 @@ def test_compare_tells_a_best_run_from_before_its_mix_from_one_with_it():
     assert described({"model": "cnn-fast", "training": {
         "members": 1, "mix_with": "cnn-fast", "mix_members": 1,
         "mix_variants": [{"deskew": True}, {"width": 2}]}}) == (
-        "mix cnn-fast, 1 mixed in, 2 mix groups (deskew=true + width=2)")
+        "mix cnn-fast, 2×1 mixed in, 2 mix groups (deskew=true + width=2)")
+    assert described({"model": "best", "training": {  # --mix cnn-fast:3 keeps both pairs
+        "members": 1, "mix_with": "cnn-fast", "mix_members": 3,
+        "mix_variants": [{}, {"deskew": True}]}}) == "2×3 mixed in"
     assert described({"model": "best", "training": {"members": 2, "mix_with": "mlp",
                                                     "mix_members": 3}}) == (
         "2 seeds, mix mlp, 3 mixed in")
