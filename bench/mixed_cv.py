@@ -46,6 +46,17 @@ def scored(probabilities: np.ndarray, labels: np.ndarray) -> dict:
             "errors": int((predicted != labels).sum())}
 
 
+def run_labels(loaded: list) -> list[str]:
+    """Each run as its model and members, and where two runs share that (a plain and a
+    deskewed `cnn-fast` pair), also by its --name or folder, so neither row hides the other."""
+    plain = [f"{run.config['model']} ×{run.config['training']['members']}" for run in loaded]
+    named = [label if plain.count(label) == 1
+             else f"{label} {run.config.get('name') or run.path.name}"
+             for label, run in zip(plain, loaded, strict=True)]
+    return [label if named.count(label) == 1 else f"{label} #{k}"
+            for k, label in enumerate(named, start=1)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("runs", nargs="+", type=Path, help="finished kdigits cv run folders")
@@ -92,8 +103,8 @@ def main() -> None:
         probabilities = np.stack([frame[columns].to_numpy() for frame in frames])
         labels = first["label"].to_numpy()
 
-        rows = {run.config["model"] + f" ×{int(w)}": scored(p, labels)
-                for run, w, p in zip(loaded, weights, probabilities, strict=True)}
+        rows = {label: scored(p, labels)
+                for label, p in zip(run_labels(loaded), probabilities, strict=True)}
         rows["mix, members weighed equally"] = scored(
             np.tensordot(weights / weights.sum(), probabilities, axes=1), labels)
         rows["mix, runs weighed equally"] = scored(probabilities.mean(axis=0), labels)

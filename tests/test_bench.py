@@ -126,11 +126,12 @@ def test_mixed_cv_mixes_finished_runs_of_one_split_only(kd, sample_files, tmp_pa
     with caret's interval, and runs on another split are refused, not mixed."""
     runs = tmp_path / "runs"
     runs.mkdir()
-    for model, seed in (("mlp", "7"), ("logreg", "7"), ("logreg", "8")):
+    for model, seed, name in (("mlp", "7", "mlp-7"), ("logreg", "7", "logreg-7"),
+                              ("logreg", "8", "logreg-8"), ("mlp", "7", "mlp-7b")):
         epochs = ("--epochs", "1") if model == "mlp" else ()
         code, _, err = kd("cv", "--model", model, "--train", str(sample_files["train"]),
                           "--folds", "1", "--seed", seed, *epochs,
-                          "--runs-dir", str(runs), "--name", f"{model}-{seed}")
+                          "--runs-dir", str(runs), "--name", name)
         assert code == 0, err
     folders = {json.loads((p / "config.json").read_text())["name"]: p for p in runs.iterdir()}
     out = tmp_path / "mixed.json"
@@ -156,6 +157,16 @@ def test_mixed_cv_mixes_finished_runs_of_one_split_only(kd, sample_files, tmp_pa
     by_hand = (frames[0][columns].to_numpy() + 3 * frames[1][columns].to_numpy()) / 4
     errors = int((by_hand.argmax(axis=1) != frames[0]["label"].to_numpy()).sum())
     assert json.loads(out.read_text())["holdout"]["mix, weighed 1,3"]["errors"] == errors
+    # two runs of one preset keep a row each, told apart by name (the same run twice: by place)
+    twice = subprocess.run([sys.executable, script, str(folders["mlp-7"]), str(folders["mlp-7b"]),
+                            str(folders["mlp-7"]), "--out", str(out)],
+                           capture_output=True, text=True, timeout=120)
+    assert twice.returncode == 0, twice.stderr[-2000:]
+    rows = json.loads(out.read_text())["oof"]
+    for label, name in (("mlp ×1 mlp-7 #1", "mlp-7"), ("mlp ×1 mlp-7b", "mlp-7b"),
+                        ("mlp ×1 mlp-7 #3", "mlp-7")):
+        metrics = json.loads((folders[name] / "metrics.json").read_text())
+        assert rows[label]["accuracy"] == metrics["oof"]["overall"]["accuracy"]
     refused = subprocess.run([sys.executable, script, str(folders["mlp-7"]),
                               str(folders["logreg-8"]), "--out", str(out)],
                              capture_output=True, text=True, timeout=120)
