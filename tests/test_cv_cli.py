@@ -224,6 +224,10 @@ def test_layer_options_from_the_command_line(kd, sample_files, tmp_path) -> None
     code, shown, _ = kd("models", "--model", "best")
     assert "layer options (--option NAME=VALUE): dropout=0.4, shift=0.1" in shown
     assert "elastic=0" in shown
+    assert kd("models", "best") == (0, shown, "")  # as a user first types it
+    code, _, err = kd("models", "best", "--model", "cnn-fast")
+    assert (code, err.strip()) == (2, "error: two models to show (best and --model "
+                                      "cnn-fast); give one")
 
 
 def test_option_values_read_as_json_or_as_models_prints_them() -> None:

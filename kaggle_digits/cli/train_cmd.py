@@ -301,6 +301,8 @@ def _print_tuned(tuned: Params, plan: runs.CVPlan) -> None:
 
 @app.command("models")
 def models_cmd(
+    name: Annotated[str | None, typer.Argument(
+        show_default=False, help="The same as --model: `kdigits models best`.")] = None,
     model: Annotated[str | None, typer.Option(
         help="Show one model's layers and recipe: a preset, or FILE.py:FUNCTION.")] = None,
 ) -> None:
@@ -308,6 +310,9 @@ def models_cmd(
     from kaggle_digits.models import PRESETS
     from kaggle_digits.user_models import get_model
 
+    if name is not None and model is not None and name != model:
+        raise KdigitsError(f"two models to show ({name} and --model {model}); give one")
+    model = model or name
     if model is not None:
         chosen = get_model(model)
         if chosen.is_keras:
