@@ -89,9 +89,10 @@ def main() -> None:
         sys.exit("the runs were made on different data or splits: nothing to mix")
     weights = np.array([run.config["training"]["members"] for run in loaded], dtype=float)
 
-    result: dict = {"runs": [{"run": str(run.path), "model": run.config["model"],
+    names = run_labels(loaded)
+    result: dict = {"runs": [{"run": str(run.path), "label": label, "model": run.config["model"],
                               "members": int(w), "tta": run.config["training"].get("tta")}
-                             for run, w in zip(loaded, weights, strict=True)],
+                             for run, label, w in zip(loaded, names, weights, strict=True)],
                     "weights": args.weights}
     for part in PARTS:
         frames = [pd.read_csv(run.path / part) for run in loaded]
@@ -104,7 +105,7 @@ def main() -> None:
         labels = first["label"].to_numpy()
 
         rows = {label: scored(p, labels)
-                for label, p in zip(run_labels(loaded), probabilities, strict=True)}
+                for label, p in zip(names, probabilities, strict=True)}
         rows["mix, members weighed equally"] = scored(
             np.tensordot(weights / weights.sum(), probabilities, axes=1), labels)
         rows["mix, runs weighed equally"] = scored(probabilities.mean(axis=0), labels)

@@ -128,7 +128,7 @@ def test_mixed_cv_mixes_finished_runs_of_one_split_only(kd, sample_files, tmp_pa
     runs.mkdir()
     for model, seed, name in (("mlp", "7", "mlp-7"), ("logreg", "7", "logreg-7"),
                               ("logreg", "8", "logreg-8"), ("mlp", "7", "mlp-7b")):
-        epochs = ("--epochs", "1") if model == "mlp" else ()
+        epochs = ("--epochs", "2" if name == "mlp-7b" else "1") if model == "mlp" else ()
         code, _, err = kd("cv", "--model", model, "--train", str(sample_files["train"]),
                           "--folds", "1", "--seed", seed, *epochs,
                           "--runs-dir", str(runs), "--name", name)
@@ -162,11 +162,15 @@ def test_mixed_cv_mixes_finished_runs_of_one_split_only(kd, sample_files, tmp_pa
                             str(folders["mlp-7"]), "--out", str(out)],
                            capture_output=True, text=True, timeout=120)
     assert twice.returncode == 0, twice.stderr[-2000:]
-    rows = json.loads(out.read_text())["oof"]
-    for label, name in (("mlp ×1 mlp-7 #1", "mlp-7"), ("mlp ×1 mlp-7b", "mlp-7b"),
-                        ("mlp ×1 mlp-7 #3", "mlp-7")):
-        metrics = json.loads((folders[name] / "metrics.json").read_text())
-        assert rows[label]["accuracy"] == metrics["oof"]["overall"]["accuracy"]
+    written = json.loads(out.read_text())
+    labelled = [("mlp ×1 mlp-7 #1", "mlp-7"), ("mlp ×1 mlp-7b", "mlp-7b"),
+                ("mlp ×1 mlp-7 #3", "mlp-7")]
+    assert [r["label"] for r in written["runs"]] == [label for label, _ in labelled]
+    for label, name in labelled:  # mlp-7b trained 2 epochs: a row of its own errors
+        oof = pd.read_csv(folders[name] / "oof.csv")
+        errors = int((oof[columns].to_numpy().argmax(axis=1) != oof["label"]).sum())
+        assert written["oof"][label]["errors"] == errors
+    assert written["oof"]["mlp ×1 mlp-7b"] != written["oof"]["mlp ×1 mlp-7 #1"]
     refused = subprocess.run([sys.executable, script, str(folders["mlp-7"]),
                               str(folders["logreg-8"]), "--out", str(out)],
                              capture_output=True, text=True, timeout=120)

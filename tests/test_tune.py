@@ -397,3 +397,9 @@ def test_a_study_of_best_before_its_mix_groups_is_refused_by_name(tmp_path: Path
     with pytest.raises(KdigitsError, match=r"tuned with mix none, mix groups \[\{\}\] "
                                            r"\(this command: mix cnn-fast:2, "):
         tune.open_study(tuning)
+    plain = tune.prepare(tune.TuneSettings(model="mlp-fast", train=TRAIN_CSV, study="theirs",
+                                           split=SplitConfig(folds=2, percent=3), epochs=1,
+                                           runs_dir=tmp_path))
+    assert "mix" not in plain.identity  # what an older kdigits recorded too: still continued
+    tune.open_study(plain)  # creates it
+    assert tune.open_study(plain).user_attrs[tune.ATTR]["model"] == "mlp-fast"  # continues

@@ -312,7 +312,7 @@ def models_cmd(
 
     if name is not None and model is not None and name != model:
         raise KdigitsError(f"two models to show ({name} and --model {model}); give one")
-    model = model or name
+    model = name if model is None else model
     if model is not None:
         chosen = get_model(model)
         if chosen.is_keras:
