@@ -100,38 +100,31 @@ def _drain(events: Any, on_event: Callable[[Event], None]) -> None:
 
 
 def fit_members_in_workers(config: TrainConfig, pixels: np.ndarray, labels: np.ndarray, *,
-                           jobs: int, progress: Progress | None = None) -> TrainedModel:
+                           jobs: int, progress: Progress | None = None,
+                           folder: Path | None = None) -> TrainedModel:
     """A config's seeded members trained in ``jobs`` workers, each exactly as one process
     would train it among the others (`train.fit(member=…)`), then loaded back here: the
     same model, in less wall time when one fit cannot keep every core busy.
-    ``progress.for_member(member)`` receives that member's events."""
-    from kaggle_digits.train import (
-        TrainedModel,
-        load_trained,
-        measure,
-        member_count,
-        saved_apart_objects,
-    )
+    ``progress.for_member(member)`` receives that member's events. With ``folder``, each
+    member stays there as it finishes and those already there are not trained again
+    (`submit.fit_kept`)."""
+    from kaggle_digits.train import kept_members, load_kept, member_count
 
     def forward(event: Event) -> None:
         member, method, args = event[1]
         if progress is not None:
             getattr(progress.for_member(member), method)(*args)
 
-    members = range(1, member_count(config) + 1)
-    with tempfile.TemporaryDirectory(prefix="kdigits-members-") as folder, \
-            measure() as timing:
-        paths = {m: str(Path(folder) / f"member-{m}.keras") for m in members}
-        tasks = [(config, pixels, labels, m, paths[m]) for m in members]
-        records = {record["member"]: record for record in run_in_workers(
-            _fit_member, tasks, jobs=min(jobs, len(members)),
-            threads=threads_per_job(min(jobs, len(members))), on_event=forward,
-            check_stop=lambda: None)}
-        custom = saved_apart_objects(config)
-        models = [load_trained(paths[m], custom).members[0] for m in members]
-    history = [row for m in members for row in records[m]["history"]]
-    info = [row for m in members for row in records[m]["fit_info"]]
-    return TrainedModel(config.preset, models, history, dict(timing), config, info)
+    with tempfile.TemporaryDirectory(prefix="kdigits-members-") as scratch:
+        keep = Path(scratch) if folder is None else folder
+        missing = kept_members(config, keep)[1]
+        tasks = [(config, pixels, labels, m, str(keep)) for m in missing]
+        # threads as when no member was kept: a member's last digits follow its threads
+        threads = threads_per_job(min(jobs, member_count(config)))
+        for _ in run_in_workers(_fit_member, tasks, jobs=max(1, min(jobs, len(missing))),
+                                threads=threads, on_event=forward, check_stop=lambda: None):
+            pass
+        return load_kept(config, keep)
 
 
 class _MemberEvents:
@@ -152,10 +145,10 @@ class _MemberEvents:
 
 
 def _fit_member(config: TrainConfig, pixels: np.ndarray, labels: np.ndarray, member: int,
-                path: str, events: Any) -> dict:
-    from kaggle_digits.train import fit
+                folder: str, events: Any) -> int:
+    from kaggle_digits.train import fit, keep_member
 
     trained = fit(config.preset, pixels, labels, config, member=member,
                   progress=_MemberEvents(events, member))  # type: ignore[arg-type]
-    trained.save(path, force=True)
-    return {"member": member, "history": trained.history, "fit_info": trained.fit_info}
+    keep_member(Path(folder), member, trained)
+    return member

@@ -11,6 +11,7 @@ the device) is in `kaggle_digits.backend`, and everything here is plain Keras an
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 import time
@@ -24,7 +25,7 @@ import numpy as np
 from kaggle_digits import backend
 from kaggle_digits.constants import N_CLASSES
 from kaggle_digits.errors import KdigitsError
-from kaggle_digits.fileio import atomic_output, write_bytes
+from kaggle_digits.fileio import atomic_output, write_bytes, write_json
 from kaggle_digits.interrupts import keeping_ctrl_c, raise_if_pressed
 from kaggle_digits.models import PRECISIONS, Preset, Recipe, keras_module, keras_name, multiply_adds
 from kaggle_digits.predict import tta_images, tta_views
@@ -496,6 +497,37 @@ def fit(preset_name: str, pixels: np.ndarray, labels: np.ndarray, config: TrainC
             progress.fit_done()
             members, history = [estimator], []
     return TrainedModel(preset.name, members, history, dict(timing), config, info)
+
+
+def kept_members(config: TrainConfig, folder: Path) -> tuple[list[int], list[int]]:
+    """The members of ``config`` that ``folder`` holds, and those it lacks."""
+    numbers = range(1, member_count(config) + 1)
+    kept = [m for m in numbers if (folder / f"member-{m}.json").is_file()]
+    return kept, [m for m in numbers if m not in kept]
+
+
+def keep_member(folder: Path, member: int, trained: TrainedModel) -> None:
+    """The net first, then its record: a record means a whole net beside it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    trained.save(folder / f"member-{member}.keras", force=True)
+    write_json(folder / f"member-{member}.json", {
+        "member": member, "history": trained.history, "fit_info": trained.fit_info}, force=True)
+
+
+def load_kept(config: TrainConfig, folder: Path) -> TrainedModel:
+    """All of ``config``'s members from ``folder``, as one model averaging them."""
+    custom = saved_apart_objects(config)
+    models, history, info = [], [], []
+    for member in range(1, member_count(config) + 1):
+        models.append(load_trained(folder / f"member-{member}.keras", custom).members[0])
+        try:
+            record = json.loads((folder / f"member-{member}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:  # e.g. removed by a twin command that finished
+            raise KdigitsError(f"the kept net {folder / f'member-{member}.json'} cannot be "
+                               f"read ({error}); run the command again") from None
+        history += record["history"]
+        info += record["fit_info"]
+    return TrainedModel(config.preset, models, history, {}, config, info)
 
 
 def seed_everything(seed: int) -> None:

@@ -8,6 +8,7 @@ costs seconds of imports each; Ctrl-C needs a real process and a real signal.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -219,4 +220,42 @@ def test_ctrl_c_in_submit_says_what_stopped_and_writes_nothing(sample_files, tmp
     assert err.strip().splitlines()[-1] == errors[0]
     assert "Traceback" not in err
     assert list(out.iterdir()) == []  # no submission, no side file, no temp file
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_submit_of_several_nets_keeps_those_finished(sample_files, tmp_path) -> None:
+    """`best` trains five nets for 40 minutes: Ctrl-C in the second of two keeps the
+    first, and the same command goes on from it (that its nets are an uninterrupted fit's:
+    tests/test_train.py)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "120",
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [sys.executable, "-m", "kaggle_digits", "submit", "--model", "mlp", "--members",
+               "2", "--epochs", "10", "--train", str(sample_files["train"]), "--test",
+               str(sample_files["test"])]
+    process = subprocess.Popen([*command, "--out", str(out / "s.csv")], cwd=REPO, env=env,
+                               text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               preexec_fn=_ctrl_c_as_in_a_terminal)
+    deadline = time.monotonic() + 300
+    while not list(out.glob(".kdigits-partial-*/member-1.json")):  # the first net is kept
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the first net never finished"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    [kept] = list(out.iterdir())  # no submission: only the kept net
+    assert sorted(p.name for p in kept.iterdir()) == ["member-1.json", "member-1.keras"]
+    assert err.strip().splitlines()[-1] == (
+        f"error: interrupted while training mlp on all 3,000 rows: no submission was written; "
+        f"1 of 2 nets kept in {kept}, and the same command goes on from them")
+    again = subprocess.run([*command, "--out", str(out / "s.csv")], cwd=REPO, env=env,
+                           text=True, capture_output=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert f"going on from 1 of 2 nets that an interrupted submit kept in {kept}" in " ".join(
+        again.stdout.split())
+    assert sorted(p.name for p in out.iterdir()) == ["s.csv", "s.json", "s.probs.npy"]
+    record = json.loads((out / "s.json").read_text())
+    assert record["kept_members"] == {"folder": str(kept), "members": [1]}
 

@@ -148,6 +148,8 @@ def test_submit_members_in_workers_equal_members_trained_in_turn(kdigits, tmp_pa
             == made["2"].with_suffix(".probs.npy").read_bytes())
     records = [json.loads(path.with_suffix(".json").read_text()) for path in made.values()]
     assert [r["jobs"] for r in records] == [1, 2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(  # kept nets cleared away
+        f"jobs{j}{suffix}" for j in (1, 2) for suffix in (".csv", ".json", ".probs.npy"))
 
 
 def test_submit_jobs_without_training_is_refused(kdigits, tmp_path):
