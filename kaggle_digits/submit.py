@@ -31,6 +31,7 @@ from kaggle_digits.constants import CLASSES, DEFAULT_MODEL, N_CLASSES
 from kaggle_digits.data import Digits, file_sha256, load_test, load_train
 from kaggle_digits.errors import Interrupted, KdigitsError
 from kaggle_digits.fileio import refuse_existing, refuse_missing_folder, write_bytes, write_json
+from kaggle_digits.interrupts import keeping_ctrl_c, raise_if_pressed
 from kaggle_digits.kaggle_api import require_credentials
 from kaggle_digits.locations import locations
 from kaggle_digits.models import keras_module
@@ -43,6 +44,7 @@ from kaggle_digits.runs import (
     check_mix_unchanged,
     check_name,
     load_run,
+    mix_record,
     net_it_trained,
     refuse_changed_file,
 )
@@ -115,30 +117,44 @@ def train_full(config: TrainConfig, pixels: np.ndarray, labels: np.ndarray, *,
 def fit_kept(config: TrainConfig, pixels: np.ndarray, labels: np.ndarray, folder: Path, *,
              jobs: int = 1, progress: Progress | None = None) -> TrainedModel:
     """A config's seeded members, each saved in ``folder`` as it finishes; those already
-    there are loaded, not trained again. A full-data fit of several nets (`best`'s five, 40
+    there are loaded, not trained again. A full-data fit of several nets (`best`'s five, 42
     minutes on 2 cores) that Ctrl-C or a crash stops keeps its finished nets, and the same
     command goes on from them. Each member trains exactly as among the others
     (`fit(member=…)`), so the result is the uninterrupted fit's."""
-    missing = kept_members(config, folder)[1]
+    kept, missing = kept_members(config, folder)
     if jobs > 1 and missing:
         from kaggle_digits.parallel import fit_members_in_workers
 
         return fit_members_in_workers(config, pixels, labels, jobs=jobs, progress=progress,
                                       folder=folder)
-    for member in missing:
-        keep_member(folder, member, fit(config.preset, pixels, labels, config, member=member,
-                                        progress=progress))
-    return load_kept(config, folder)
+    trained = {}
+    with keeping_ctrl_c():  # also between nets, where no fit is listening
+        for member in missing:
+            trained[member] = fit(config.preset, pixels, labels, config, member=member,
+                                  progress=progress)
+            keep_member(folder, member, trained[member])
+            raise_if_pressed()
+    earlier = load_kept(config, folder, kept)  # the nets trained here predict from memory
+    return TrainedModel(config.preset, [
+        earlier.members[kept.index(m)] if m in kept else trained[m].members[0]
+        for m in range(1, member_count(config) + 1)], config=config)
 
 
-def partial_folder(out: Path, config: TrainConfig, train_sha256: str, jobs: int) -> Path:
+def partial_folder(out: Path, config: TrainConfig, record: dict[str, Any]) -> Path:
     """Where a submission that trains several nets keeps each as it finishes, until its
-    files are written: beside them, named by everything that decides the nets, so the same
-    command (whatever its --out in that folder) finds them after Ctrl-C, and another does not."""
-    decides = {"training": config.to_json(), "train_sha256": train_sha256, "jobs": jobs,
-               "backend": backend.name(), "kdigits": __version__}
-    key = hashlib.sha256(json.dumps(decides, sort_keys=True).encode()).hexdigest()[:12]
-    return out.parent / f".kdigits-partial-{key}"
+    files are written: beside them, named by everything that decides the nets (settings,
+    train file, the nets' weight counts and model files, backend, its versions, device and
+    threads), so the same command (whatever its --out in that folder) finds them after
+    Ctrl-C, and another, or the same after an edit or an upgrade, does not."""
+    preset = get_model(config.preset)
+    decides = {"training": config.to_json(), "train_sha256": record["train"]["sha256"],
+               "jobs": record["jobs"], "backend": record["backend"], "device": record["device"],
+               "versions": backend.versions(), "kdigits": __version__,
+               "parameters": preset.parameters(**config.model_options), **mix_record(config),
+               "files": {key: record[key]["sha256"] for key in ("model_file", "mix_model_file")
+                         if key in record}}
+    key = hashlib.sha256(json.dumps(decides, sort_keys=True, default=str).encode()).hexdigest()
+    return out.parent / f".kdigits-partial-{key[:12]}"
 
 
 def run_models(run: Run) -> list[Predictor]:
@@ -463,7 +479,7 @@ def plan_submit(config: SubmitConfig, *, command: str = "") -> SubmitPlan:
     record.update(_model_file_records(name, trains, cv_run if training is None else None))
     notes, partial = [], None
     if training is not None and keras and member_count(training) > 1:
-        partial = partial_folder(out, training, train.sha256, config.jobs)
+        partial = partial_folder(out, training, record)
         kept = kept_members(training, partial)[0]
         if kept:
             notes.append(f"going on from {len(kept)} of {member_count(training)} nets that an "
@@ -505,15 +521,8 @@ def plan_models(plan: SubmitPlan, progress: Progress | None = None) -> list[Pred
             return [train_full(plan.training, plan.train.pixels, plan.train.labels,  # type: ignore[arg-type]
                                progress=progress, jobs=plan.config.jobs, keep=plan.partial)]
         except KeyboardInterrupt:
-            doing = f"training {plan.name} on all {len(plan.train):,} rows"
-            kept = ([] if plan.partial is None else
-                    kept_members(plan.training, plan.partial)[0])
-            if kept:  # the submission is not written, but finished nets are not lost
-                raise Interrupted(
-                    f"interrupted while {doing}: no submission was written; {len(kept)} of "
-                    f"{member_count(plan.training)} nets kept in {plan.partial}, and the same "
-                    "command goes on from them") from None
-            raise Interrupted(_nothing_written(plan, doing)) from None
+            raise Interrupted(_nothing_written(
+                plan, f"training {plan.name} on all {len(plan.train):,} rows")) from None
     assert plan.cv_run is not None
     plan.record.update(config=plan.cv_run.config.get("training"),
                        fold_models=[str(p) for p in plan.cv_run.model_paths])
@@ -555,5 +564,11 @@ def run_submit(plan: SubmitPlan, models: list[Predictor], *,
 def _nothing_written(plan: SubmitPlan, doing: str) -> str:
     """Ctrl-C's one line: what was stopped, and that no file was made (the bundle is
     written last, all or nothing), so the same command can simply be run again."""
-    kept = f" ({plan.out} is as it was)" if plan.out.exists() else ""
-    return f"interrupted while {doing}: nothing was written{kept}"
+    as_it_was = f" ({plan.out} is as it was)" if plan.out.exists() else ""
+    nets = ([] if plan.partial is None or plan.training is None
+            else kept_members(plan.training, plan.partial)[0])
+    if nets:  # no submission, but its finished nets are not lost
+        return (f"interrupted while {doing}: no submission was written{as_it_was}; "
+                f"{len(nets)} of {member_count(plan.training)} nets kept in {plan.partial}, "  # type: ignore[arg-type]
+                "and the same command goes on from them")
+    return f"interrupted while {doing}: nothing was written{as_it_was}"

@@ -514,19 +514,21 @@ def keep_member(folder: Path, member: int, trained: TrainedModel) -> None:
         "member": member, "history": trained.history, "fit_info": trained.fit_info}, force=True)
 
 
-def load_kept(config: TrainConfig, folder: Path) -> TrainedModel:
-    """All of ``config``'s members from ``folder``, as one model averaging them."""
+def load_kept(config: TrainConfig, folder: Path,
+              members: Sequence[int] | None = None) -> TrainedModel:
+    """``config``'s members kept in ``folder`` (all, or those numbered ``members``), as one
+    model averaging them."""
     custom = saved_apart_objects(config)
     models, history, info = [], [], []
-    for member in range(1, member_count(config) + 1):
-        models.append(load_trained(folder / f"member-{member}.keras", custom).members[0])
+    for member in range(1, member_count(config) + 1) if members is None else members:
         try:
             record = json.loads((folder / f"member-{member}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:  # e.g. removed by a twin command that finished
-            raise KdigitsError(f"the kept net {folder / f'member-{member}.json'} cannot be "
-                               f"read ({error}); run the command again") from None
-        history += record["history"]
-        info += record["fit_info"]
+            history += record["history"]
+            info += record["fit_info"]
+            models.append(load_trained(folder / f"member-{member}.keras", custom).members[0])
+        except (OSError, ValueError, KeyError, KdigitsError) as error:
+            raise KdigitsError(f"net {member} kept in {folder} cannot be read back ({error}); "
+                               f"delete that folder to train its nets again") from None
     return TrainedModel(config.preset, models, history, {}, config, info)
 
 

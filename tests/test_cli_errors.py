@@ -258,4 +258,3 @@ def test_ctrl_c_in_a_submit_of_several_nets_keeps_those_finished(sample_files, t
     assert sorted(p.name for p in out.iterdir()) == ["s.csv", "s.json", "s.probs.npy"]
     record = json.loads((out / "s.json").read_text())
     assert record["kept_members"] == {"folder": str(kept), "members": [1]}
-

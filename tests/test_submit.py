@@ -518,3 +518,24 @@ def test_ensemble_is_scored_only_against_its_own_test_files_solution(tmp_path, s
     elsewhere = sub.write_bundle(tmp_path / "c.csv", fake_probabilities(labels),
                                  {"test": {"path": str(test), "sha256": "f" * 64}})
     assert ens.ensemble_solution([inputs[0], elsewhere], len(labels)) is None
+
+
+def test_kept_nets_are_found_only_by_the_command_that_trained_them() -> None:
+    """The folder of an interrupted submit's nets is named by all that decides them: the
+    same command finds it whatever its --out there; other settings, data, threads, --jobs
+    or an edited model file do not."""
+    from dataclasses import replace
+
+    from kaggle_digits.train import config_for
+
+    config = config_for("mlp", members=2, epochs=1)
+    record = {"train": {"sha256": "a" * 64}, "jobs": 1, "backend": "tensorflow",
+              "device": "CPU (2 threads)"}
+    kept = sub.partial_folder(Path("subs/one.csv"), config, record)
+    assert kept == sub.partial_folder(Path("subs/other.csv"), config, record)
+    assert kept.parent == Path("subs") and kept.name.startswith(".kdigits-partial-")
+    others = [sub.partial_folder(Path("subs/one.csv"), config, changed) for changed in (
+        {**record, "train": {"sha256": "b" * 64}}, {**record, "jobs": 2},
+        {**record, "device": "CPU (1 threads)"}, {**record, "model_file": {"sha256": "c"}})]
+    others.append(sub.partial_folder(Path("subs/one.csv"), replace(config, seed=7), record))
+    assert kept not in others and len(set(others)) == len(others)

@@ -268,22 +268,28 @@ def test_each_mixed_in_group_is_its_own_pair_and_counts_as_one_member(
     np.testing.assert_array_equal(fifth.member_probabilities(x_test)[0], nets[3])
 
 
-
 def test_kept_members_go_on_to_the_fit_of_all_members(small: tuple, tmp_path: Path) -> None:
     """What an interrupted `submit` kept is not trained again, and the nets trained after
-    it make the model one uninterrupted fit makes, to the last bit."""
+    it make the model one uninterrupted fit makes, to the last bit: here a net and two mix
+    groups, numbered as `best`'s are."""
     x, y, x_test, _ = small
-    config = train.config_for("mlp", epochs=1, members=3, seed=5)
+    config = train.config_for("mlp", epochs=1, seed=5, mix_with="mlp-fast", mix_members=1,
+                              mix_variants=[{}, {"width": 64}])
     whole = train.fit("mlp", x, y, config).predict_proba(x_test)
     folder = tmp_path / "kept"
-    train.keep_member(folder, 1, train.fit("mlp", x, y, config, member=1))
-    assert train.kept_members(config, folder) == ([1], [2, 3])
+    train.keep_member(folder, 2, train.fit("mlp", x, y, config, member=2))
+    assert train.kept_members(config, folder) == ([2], [1, 3])
     recorder = Recorder()
     going_on = submit.fit_kept(config, x, y, folder, progress=recorder)
-    assert [e[1] for e in recorder.events if e[0] == "fit"] == [2, 3]  # member 1 was kept
+    assert [e[1] for e in recorder.events if e[0] == "fit"] == [1, 3]  # net 2 was kept
     np.testing.assert_array_equal(going_on.predict_proba(x_test), whole)
     assert train.kept_members(config, folder) == ([1, 2, 3], [])
-    assert sorted({row["member"] for row in going_on.history}) == [1, 2, 3]
+    np.testing.assert_array_equal(train.load_kept(config, folder).predict_proba(x_test), whole)
+    (folder / "member-3.keras").write_bytes(b"half a net")
+    with pytest.raises(KdigitsError, match=f"net 3 kept in {folder} cannot be read back .*; "
+                                           "delete that folder to train its nets again"):
+        train.load_kept(config, folder)
+
 
 def test_load_trained_rejects_a_file_that_is_not_a_model(tmp_path: Path) -> None:
     bogus = tmp_path / "fold-1.keras"
