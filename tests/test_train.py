@@ -273,7 +273,7 @@ def test_kept_members_go_on_to_the_fit_of_all_members(small: tuple, tmp_path: Pa
     it make the model one uninterrupted fit makes, to the last bit: here a net and two mix
     groups, numbered as `best`'s are."""
     x, y, x_test, _ = small
-    config = train.config_for("mlp", epochs=1, seed=5, mix_with="mlp-fast", mix_members=1,
+    config = train.config_for("mlp", epochs=1, seed=5, mix_with="mlp", mix_members=1,
                               mix_variants=[{}, {"width": 64}])
     whole = train.fit("mlp", x, y, config).predict_proba(x_test)
     folder = tmp_path / "kept"
@@ -284,9 +284,8 @@ def test_kept_members_go_on_to_the_fit_of_all_members(small: tuple, tmp_path: Pa
     assert [e[1] for e in recorder.events if e[0] == "fit"] == [1, 3]  # net 2 was kept
     np.testing.assert_array_equal(going_on.predict_proba(x_test), whole)
     assert train.kept_members(config, folder) == ([1, 2, 3], [])
-    np.testing.assert_array_equal(train.load_kept(config, folder).predict_proba(x_test), whole)
-    (folder / "member-3.keras").write_bytes(b"half a net")
-    with pytest.raises(KdigitsError, match=f"net 3 kept in {folder} cannot be read back .*; "
+    (folder / "member-1.keras").write_bytes(b"half a net")
+    with pytest.raises(KdigitsError, match=f"net 1 kept in {folder} cannot be read back .*; "
                                            "delete that folder to train its nets again"):
         train.load_kept(config, folder)
 
