@@ -18,7 +18,6 @@ import multiprocessing
 import os
 import queue
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -100,13 +99,13 @@ def _drain(events: Any, on_event: Callable[[Event], None]) -> None:
 
 
 def fit_members_in_workers(config: TrainConfig, pixels: np.ndarray, labels: np.ndarray, *,
-                           jobs: int, progress: Progress | None = None,
-                           folder: Path | None = None) -> TrainedModel:
+                           jobs: int, folder: Path,
+                           progress: Progress | None = None) -> TrainedModel:
     """A config's seeded members trained in ``jobs`` workers, each exactly as one process
     would train it among the others (`train.fit(member=…)`), then loaded back here: the
     same model, in less wall time when one fit cannot keep every core busy.
-    ``progress.for_member(member)`` receives that member's events. With ``folder``, each
-    member stays there as it finishes and those already there are not trained again
+    ``progress.for_member(member)`` receives that member's events. Each member stays in
+    ``folder`` as it finishes, and those already there are not trained again
     (`submit.fit_kept`)."""
     from kaggle_digits.train import kept_members, load_kept, member_count
 
@@ -115,16 +114,14 @@ def fit_members_in_workers(config: TrainConfig, pixels: np.ndarray, labels: np.n
         if progress is not None:
             getattr(progress.for_member(member), method)(*args)
 
-    with tempfile.TemporaryDirectory(prefix="kdigits-members-") as scratch:
-        keep = Path(scratch) if folder is None else folder
-        missing = kept_members(config, keep)[1]
-        tasks = [(config, pixels, labels, m, str(keep)) for m in missing]
-        # threads as when no member was kept: a member's last digits follow its threads
-        threads = threads_per_job(min(jobs, member_count(config)))
-        for _ in run_in_workers(_fit_member, tasks, jobs=max(1, min(jobs, len(missing))),
-                                threads=threads, on_event=forward, check_stop=lambda: None):
-            pass
-        return load_kept(config, keep)
+    missing = kept_members(config, folder)[1]
+    tasks = [(config, pixels, labels, m, str(folder)) for m in missing]
+    # threads as when no member was kept: a member's last digits follow its threads
+    threads = threads_per_job(min(jobs, member_count(config)))
+    for _ in run_in_workers(_fit_member, tasks, jobs=max(1, min(jobs, len(missing))),
+                            threads=threads, on_event=forward, check_stop=lambda: None):
+        pass
+    return load_kept(config, folder)
 
 
 class _MemberEvents:

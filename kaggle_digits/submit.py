@@ -16,6 +16,7 @@ import io
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
@@ -104,14 +105,13 @@ def train_full(config: TrainConfig, pixels: np.ndarray, labels: np.ndarray, *,
     """Train once on every training row (no fold held out: this model is the product);
     with ``jobs`` > 1 the seeded members train at once in worker processes. With ``keep``
     (`partial_folder`), several nets are kept there as each finishes (`fit_kept`)."""
-    if keep is not None and member_count(config) > 1:
+    if member_count(config) == 1:
+        return fit(config.preset, pixels, labels, config, progress=progress).predict_proba
+    if keep is not None:
         return fit_kept(config, pixels, labels, keep, jobs=jobs, progress=progress).predict_proba
-    if jobs > 1 and member_count(config) > 1:
-        from kaggle_digits.parallel import fit_members_in_workers
-
-        return fit_members_in_workers(config, pixels, labels, jobs=jobs,
-                                      progress=progress).predict_proba
-    return fit(config.preset, pixels, labels, config, progress=progress).predict_proba
+    with tempfile.TemporaryDirectory(prefix="kdigits-members-") as scratch:  # kept until done
+        return fit_kept(config, pixels, labels, Path(scratch), jobs=jobs,
+                        progress=progress).predict_proba
 
 
 def fit_kept(config: TrainConfig, pixels: np.ndarray, labels: np.ndarray, folder: Path, *,
